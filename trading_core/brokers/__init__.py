@@ -1,0 +1,5 @@
+"""Broker port and adapters."""
+
+from .base import Broker
+
+__all__ = ["Broker"]

@@ -1,0 +1,78 @@
+"""The project's error types. Every external failure is classified once, where it enters."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ErrorKind(StrEnum):
+    """How the caller should treat a failure."""
+
+    RETRYABLE = "retryable"  # transient: network blip, 5xx, timeout; retry with backoff
+    RATE_LIMITED = "rate_limited"  # back off (honour Retry-After / reset headers), then retry
+    REJECTED = "rejected"  # the exchange or a risk check said no; do not retry as-is
+    AUTH = "auth"  # credentials missing, malformed or refused; stop and tell the operator
+    FATAL = "fatal"  # a bug or an impossible state; stop
+
+
+class TradingError(Exception):
+    """Base class of every error trading_core raises on purpose."""
+
+    kind: ErrorKind = ErrorKind.FATAL
+
+    def __init__(self, message: str, *, kind: ErrorKind | None = None) -> None:
+        super().__init__(message)
+        if kind is not None:
+            self.kind = kind
+
+    @property
+    def message(self) -> str:
+        return str(self.args[0]) if self.args else self.__class__.__name__
+
+
+class ConfigError(TradingError):
+    """Bad configuration or CLI input: the CLI prints one line and exits 2."""
+
+    kind = ErrorKind.FATAL
+
+
+class InvalidTransition(TradingError):
+    """An order state change the lifecycle table does not allow."""
+
+    kind = ErrorKind.FATAL
+
+
+class BrokerError(TradingError):
+    """A broker call failed; ``kind`` says whether to retry."""
+
+    kind = ErrorKind.RETRYABLE
+
+
+class OrderRejected(BrokerError):
+    """The venue refused an order (insufficient funds, post-only would cross, ...)."""
+
+    kind = ErrorKind.REJECTED
+
+    def __init__(self, message: str, *, reason: str = "REJECTED") -> None:
+        super().__init__(message, kind=ErrorKind.REJECTED)
+        self.reason = reason
+
+
+class OrderNotFound(BrokerError):
+    kind = ErrorKind.REJECTED
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, kind=ErrorKind.REJECTED)
+
+
+class UnknownProduct(BrokerError):
+    kind = ErrorKind.REJECTED
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, kind=ErrorKind.REJECTED)
+
+
+class DataError(TradingError):
+    """Market data that cannot be used (malformed CSV, impossible candle, ...)."""
+
+    kind = ErrorKind.FATAL
