@@ -67,3 +67,18 @@ def parse_utc(text: str) -> datetime:
 def isoformat_z(value: datetime) -> str:
     """ISO 8601 with a 'Z' suffix and millisecond precision."""
     return ensure_utc(value).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class OffsetClock:
+    """The wall clock shifted by a fixed offset: lets a paper market whose own time runs ahead of
+    (after a fast-forward run) or behind (a CSV replay) the wall clock keep flowing in real time."""
+
+    def __init__(self, offset: timedelta) -> None:
+        self.offset = offset
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+    def sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            time.sleep(seconds)

@@ -76,3 +76,13 @@ class DataError(TradingError):
     """Market data that cannot be used (malformed CSV, impossible candle, ...)."""
 
     kind = ErrorKind.FATAL
+
+
+class OrderRefused(TradingError):
+    """Execution refused to build an order (below the product's minimums, nothing to sell, ...)."""
+
+    kind = ErrorKind.REJECTED
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message, kind=ErrorKind.REJECTED)
+        self.reason = reason

@@ -37,9 +37,7 @@ def to_jsonable(value: Any) -> Any:
         return [to_jsonable(v) for v in items]
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {
-            f.name: to_jsonable(getattr(value, f.name))
-            for f in dataclasses.fields(value)
-            if f.repr
+            f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value) if f.repr
         }
     raise TypeError(f"cannot serialise {type(value).__name__}")
 
@@ -63,4 +61,3 @@ def atomic_write_text(path: Path, text: str, *, mode: int = 0o644) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-

@@ -87,7 +87,9 @@ class Position:
             avg = self.avg_entry_price
         else:
             avg = fill.price
-        return replace(self, quantity=new_qty, avg_entry_price=avg, realized_pnl=realized, fees=fees)
+        return replace(
+            self, quantity=new_qty, avg_entry_price=avg, realized_pnl=realized, fees=fees
+        )
 
 
 def positions_from_fills(fills: list[Fill]) -> dict[str, Position]:

@@ -131,7 +131,9 @@ def next_status(status: OrderStatus, event: OrderEvent) -> OrderStatus:
     try:
         return TRANSITIONS[(status, event)]
     except KeyError:
-        raise InvalidTransition(f"order cannot go through {event.value} while {status.value}") from None
+        raise InvalidTransition(
+            f"order cannot go through {event.value} while {status.value}"
+        ) from None
 
 
 @dataclass(frozen=True, slots=True)

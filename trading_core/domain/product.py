@@ -15,7 +15,8 @@ PERP_SYMBOL = re.compile(r"^[A-Z0-9]{2,10}-(PERP|INTX)$|^[A-Z0-9]{2,10}-PERP-INT
 
 class ProductType(StrEnum):
     SPOT = "SPOT"
-    PERP = "FUTURE"  # Coinbase reports perpetuals as product_type FUTURE (contract_expiry_type PERPETUAL)
+    # Coinbase reports perpetuals as product_type FUTURE with contract_expiry_type PERPETUAL
+    PERP = "FUTURE"
 
 
 def is_perp_symbol(symbol: str) -> bool:

@@ -1,0 +1,698 @@
+"""One trading cycle: market data -> strategy -> risk -> execution -> broker -> store.
+
+``run_cycle`` is the unit every runner calls (the CLI loop, the Prefect trading flow, replays,
+benchmarks). It reads the time once from the injected clock, never sleeps, and commits everything
+it did to the store in one transaction before returning its report."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from .brokers.base import Broker
+from .clock import Clock, isoformat_z
+from .config.settings import Settings
+from .domain import (
+    Balance,
+    OrderRequest,
+    OrderSide,
+    OrderStatus,
+    OrderType,
+    Position,
+    Product,
+    Quote,
+    TimeInForce,
+)
+from .domain.money import ZERO, fmt
+from .errors import BrokerError, OrderRefused
+from .execution import (
+    OrderExecutor,
+    Outcome,
+    base_size_for,
+    client_order_id,
+    entry_notional,
+    quantize_request,
+)
+from .risk import PreTradeRisk, RiskContext, TradingModes
+from .store.event_store import EventStore
+from .strategy import Action, MaCrossoverStrategy, Strategy
+
+log = logging.getLogger("trading_core.cycle")
+CENT = Decimal("0.01")
+STATE_KEY = "bot"
+STRATEGY_KEY = "strategy"
+
+
+@dataclass(slots=True)
+class BotState:
+    """What the loop carries from one cycle to the next (persisted in the store's state table)."""
+
+    cycle: int = 0
+    day: str | None = None  # UTC date of day_start_equity
+    day_start_equity: Decimal | None = None
+    equity_peak: Decimal | None = None
+    fill_cursor: datetime | None = None
+    last_mid: dict[str, Decimal] = field(default_factory=dict)
+    rejected_ticks: dict[str, int] = field(default_factory=dict)
+    stale: set[str] = field(default_factory=set)
+
+    def to_doc(self) -> dict[str, Any]:
+        return {
+            "cycle": self.cycle,
+            "day": self.day,
+            "day_start_equity": None
+            if self.day_start_equity is None
+            else str(self.day_start_equity),
+            "equity_peak": None if self.equity_peak is None else str(self.equity_peak),
+            "fill_cursor": None if self.fill_cursor is None else isoformat_z(self.fill_cursor),
+            "last_mid": {k: str(v) for k, v in self.last_mid.items()},
+        }
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any] | None) -> BotState:
+        from .clock import parse_utc
+
+        if not doc:
+            return cls()
+        return cls(
+            cycle=int(doc.get("cycle", 0)),
+            day=doc.get("day"),
+            day_start_equity=_dec(doc.get("day_start_equity")),
+            equity_peak=_dec(doc.get("equity_peak")),
+            fill_cursor=parse_utc(doc["fill_cursor"]) if doc.get("fill_cursor") else None,
+            last_mid={k: Decimal(v) for k, v in (doc.get("last_mid") or {}).items()},
+        )
+
+
+def _dec(value: Any) -> Decimal | None:
+    return None if value is None else Decimal(value)
+
+
+@dataclass(slots=True)
+class CycleReport:
+    cycle: int
+    started_at: datetime
+    duration_s: float
+    symbols: int
+    quotes_ok: int
+    signals: dict[str, str]  # symbol -> BUY/SELL (HOLDs are counted, not listed)
+    holds: int
+    submitted: int
+    blocked: int
+    rejected: int
+    dry_run: int
+    fills: int
+    equity: Decimal
+    day_start_equity: Decimal
+    daily_pnl: Decimal
+    daily_pnl_pct: Decimal
+    realized_pnl: Decimal
+    unrealized_pnl: Decimal
+    fees: Decimal
+    open_positions: int
+    exposure: Decimal
+    modes: str
+    operations: int
+    failures: int
+    stale_symbols: list[str]
+    errors: list[str]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+@dataclass
+class TradingContext:
+    """Everything a cycle works with. Built once by a runner (see runner.py)."""
+
+    settings: Settings
+    broker: Broker
+    store: EventStore
+    strategy: Strategy
+    risk: PreTradeRisk
+    executor: OrderExecutor
+    modes: TradingModes
+    state: BotState
+    ledger: dict[str, Position] = field(default_factory=dict)  # the bot's own books, from fills
+    products: dict[str, Product] = field(default_factory=dict)
+
+    @classmethod
+    def build(
+        cls,
+        settings: Settings,
+        broker: Broker,
+        store: EventStore,
+        *,
+        modes: TradingModes | None = None,
+        strategy: Strategy | None = None,
+    ) -> TradingContext:
+        risk = PreTradeRisk(settings.risk)
+        strategy = strategy or MaCrossoverStrategy(
+            settings.strategy.short_window,
+            settings.strategy.long_window,
+            settings.strategy.trailing_stop_pct,
+        )
+        saved_strategy = store.get_state(STRATEGY_KEY)
+        if saved_strategy:
+            strategy.restore(saved_strategy)
+        state = BotState.from_doc(store.get_state(STATE_KEY))
+        modes = modes or TradingModes(
+            kill_switch=settings.risk.kill_switch_enabled,
+            reduce_only=settings.risk.reduce_only_mode,
+        )
+        ctx = cls(
+            settings=settings,
+            broker=broker,
+            store=store,
+            strategy=strategy,
+            risk=risk,
+            executor=OrderExecutor(broker, store, risk),
+            modes=modes,
+            state=state,
+            ledger=store.positions(),
+        )
+        for symbol in settings.symbols:
+            ctx.products[symbol] = broker.get_product(symbol)
+        return ctx
+
+    def save_strategy(self, now: datetime) -> None:
+        self.store.set_state(STRATEGY_KEY, self.strategy.snapshot(), now)
+
+
+@dataclass(slots=True)
+class _Counters:
+    operations: int = 0
+    failures: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def run_cycle(ctx: TradingContext, clock: Clock) -> CycleReport:
+    """Run one cycle at ``clock.now()`` and return what happened (already durable in the store)."""
+    t0 = time.perf_counter()
+    now = clock.now()
+    state = ctx.state
+    state.cycle += 1
+    cycle = state.cycle
+    settings = ctx.settings
+    store = ctx.store
+    counters = _Counters()
+
+    quotes = _read_quotes(ctx, now, cycle, counters)
+    balances, positions = _read_account(ctx, now, cycle, counters)
+    marks = {symbol: quote.mid for symbol, quote in quotes.items()}
+    marks_all = {**state.last_mid, **marks}
+    equity, exposures = _equity(ctx, balances, positions, marks_all)
+
+    if state.day != now.date().isoformat():
+        _roll_day(ctx, now, cycle, equity)
+
+    signals: dict[str, str] = {}
+    holds = submitted = blocked = rejected = dry = 0
+    cash = _cash_available(balances, settings.sim.quote_currency)
+    for symbol, quote in quotes.items():
+        ctx.strategy.on_price(symbol, quote.mid, now)
+        if symbol in state.stale:
+            continue
+        position = positions.get(symbol)
+        qty = position.quantity if position is not None else ZERO
+        signal = ctx.strategy.decide(symbol, qty, quote.mid)
+        if signal.action is Action.HOLD:
+            holds += 1
+            continue
+        signals[symbol] = signal.action.value
+        request = _build_request(
+            ctx, signal.action, symbol, quote, qty, equity, cash, exposures, now
+        )
+        store.append_event(
+            "decision",
+            ts=now,
+            symbol=symbol,
+            cycle=cycle,
+            message=f"{signal.action.value} {symbol}: {signal.reason}",
+            payload={"action": signal.action.value, "reason": signal.reason, "price": quote.mid},
+        )
+        if isinstance(request, OrderRefused):
+            store.append_event(
+                "risk_block",
+                ts=now,
+                severity="info",
+                symbol=symbol,
+                cycle=cycle,
+                message=f"no order: {request.message}",
+                payload={"check": "sizing", "reason": request.reason},
+            )
+            blocked += 1
+            continue
+        price = quote.ask if request.side is OrderSide.BUY else quote.bid
+        risk_ctx = RiskContext(
+            equity=equity, price=price, position_qty=qty, exposures=exposures, modes=ctx.modes
+        )
+        counters.operations += 1
+        result = ctx.executor.place(
+            request, risk_ctx, now=now, cycle=cycle, dry_run=settings.dry_run
+        )
+        if result.outcome is Outcome.SUBMITTED:
+            submitted += 1
+            if request.side is OrderSide.BUY:
+                cash -= (request.base_size or ZERO) * price
+        elif result.outcome is Outcome.BLOCKED:
+            blocked += 1
+        elif result.outcome is Outcome.DRY_RUN:
+            dry += 1
+        elif result.outcome is Outcome.REJECTED:
+            rejected += 1
+        else:
+            counters.failures += 1
+            counters.errors.append(f"{symbol}: {result.reason}")
+
+    fills = _sync_fills(ctx, now, cycle, counters)
+    if fills or submitted:
+        balances, positions = _read_account(ctx, now, cycle, counters)
+        equity, exposures = _equity(ctx, balances, positions, marks_all)
+
+    state.last_mid.update(marks)
+    if state.equity_peak is None or equity > state.equity_peak:
+        state.equity_peak = equity
+    day_start = state.day_start_equity or equity
+    daily_pnl = equity - day_start
+    daily_pct = daily_pnl / day_start if day_start else ZERO
+    ledger = ctx.ledger.values()
+    realized = sum((p.realized_pnl for p in ledger), ZERO)
+    fees = sum((p.fees for p in ledger), ZERO)
+    unrealized = sum(
+        (p.unrealized_pnl(marks_all[p.symbol]) for p in ledger if p.symbol in marks_all), ZERO
+    )
+    open_positions = sum(1 for p in positions.values() if not p.is_flat)
+    exposure = sum(exposures.values(), ZERO)
+
+    report = CycleReport(
+        cycle=cycle,
+        started_at=now,
+        duration_s=0.0,
+        symbols=len(settings.symbols),
+        quotes_ok=len(quotes),
+        signals=signals,
+        holds=holds,
+        submitted=submitted,
+        blocked=blocked,
+        rejected=rejected,
+        dry_run=dry,
+        fills=fills,
+        equity=equity,
+        day_start_equity=day_start,
+        daily_pnl=daily_pnl,
+        daily_pnl_pct=daily_pct,
+        realized_pnl=realized,
+        unrealized_pnl=unrealized,
+        fees=fees,
+        open_positions=open_positions,
+        exposure=exposure,
+        modes=ctx.modes.describe(),
+        operations=counters.operations,
+        failures=counters.failures,
+        stale_symbols=sorted(state.stale),
+        errors=counters.errors,
+    )
+    if cycle == 1 or fills or cycle % settings.pnl_log_every == 0:
+        _log_pnl(report)
+    store.append_event(
+        "cycle",
+        ts=now,
+        cycle=cycle,
+        severity="info" if report.ok else "warning",
+        message=(
+            f"cycle {cycle}: equity {fmt(equity.quantize(CENT))} daily "
+            f"{fmt(daily_pnl.quantize(CENT))} orders {submitted} fills {fills}"
+        ),
+        payload={
+            "equity": equity.quantize(CENT),
+            "daily_pnl": daily_pnl.quantize(CENT),
+            "daily_pnl_pct": daily_pct.quantize(Decimal("0.000001")),
+            "realized_pnl": realized.quantize(CENT),
+            "unrealized_pnl": unrealized.quantize(CENT),
+            "fees": fees.quantize(CENT),
+            "exposure": exposure.quantize(CENT),
+            "open_positions": open_positions,
+            "signals": signals,
+            "submitted": submitted,
+            "blocked": blocked,
+            "rejected": rejected,
+            "fills": fills,
+            "quotes_ok": len(quotes),
+            "stale": sorted(state.stale),
+            "operations": counters.operations,
+            "failures": counters.failures,
+            "modes": report.modes,
+        },
+    )
+    store.set_state(STATE_KEY, state.to_doc(), now)
+    store.commit()
+    report.duration_s = time.perf_counter() - t0
+    return report
+
+
+def _read_quotes(
+    ctx: TradingContext, now: datetime, cycle: int, counters: _Counters
+) -> dict[str, Quote]:
+    """Fresh, sane quotes by symbol. Bad ticks, stale feeds and broker errors are recorded and the
+    symbol sits this cycle out."""
+    settings = ctx.settings
+    state = ctx.state
+    max_jump = settings.risk.max_tick_jump_pct
+    max_age = settings.risk.max_quote_age_seconds
+    quotes: dict[str, Quote] = {}
+    for symbol in settings.symbols:
+        counters.operations += 1
+        try:
+            quote = ctx.broker.get_quote(symbol)
+        except BrokerError as exc:
+            counters.failures += 1
+            counters.errors.append(f"{symbol}: quote failed: {exc.message}")
+            _event(
+                ctx,
+                "error",
+                now,
+                cycle,
+                f"quote for {symbol} failed ({exc.kind.value}): {exc.message}",
+                symbol=symbol,
+                severity="error",
+            )
+            log.error("quote for %s failed (%s): %s", symbol, exc.kind.value, exc.message)
+            continue
+        if not quote.is_sane():
+            _event(
+                ctx,
+                "data_quality",
+                now,
+                cycle,
+                f"insane quote for {symbol} ignored (bid {fmt(quote.bid)} ask {fmt(quote.ask)})",
+                symbol=symbol,
+                severity="warning",
+            )
+            log.warning("insane quote for %s ignored: bid=%s ask=%s", symbol, quote.bid, quote.ask)
+            continue
+        mid = quote.mid
+        last = state.last_mid.get(symbol)
+        if last is not None and last > 0 and abs(mid / last - 1) > max_jump:
+            seen = state.rejected_ticks.get(symbol, 0) + 1
+            if seen < 2:  # a level confirmed by the next quote is a real move, not a bad tick
+                state.rejected_ticks[symbol] = seen
+                _event(
+                    ctx,
+                    "data_quality",
+                    now,
+                    cycle,
+                    f"bad tick for {symbol} ignored: mid {fmt(mid)} vs last {fmt(last)}",
+                    symbol=symbol,
+                    severity="warning",
+                    payload={"mid": mid, "last": last},
+                )
+                log.warning("bad tick for %s ignored: mid=%s last=%s", symbol, fmt(mid), fmt(last))
+                continue
+        state.rejected_ticks.pop(symbol, None)
+        age = (now - quote.time).total_seconds()
+        if age > max_age:
+            if symbol not in state.stale:
+                state.stale.add(symbol)
+                _event(
+                    ctx,
+                    "data_quality",
+                    now,
+                    cycle,
+                    f"market_data_staleness: {symbol} quote is {age:.0f}s old; no new orders on it",
+                    symbol=symbol,
+                    severity="warning",
+                    payload={"age_s": round(age, 3), "max_age_s": max_age},
+                )
+                log.warning(
+                    "market_data_staleness %s quote age %.0fs > %.0fs: no new orders",
+                    symbol,
+                    age,
+                    max_age,
+                )
+        elif symbol in state.stale:
+            state.stale.discard(symbol)
+            _event(
+                ctx, "data_quality", now, cycle, f"{symbol} market data fresh again", symbol=symbol
+            )
+            log.info("market data for %s fresh again", symbol)
+        quotes[symbol] = quote
+    return quotes
+
+
+def _read_account(
+    ctx: TradingContext, now: datetime, cycle: int, counters: _Counters
+) -> tuple[list[Balance], dict[str, Position]]:
+    counters.operations += 2
+    try:
+        balances = ctx.broker.list_balances()
+        positions = {p.symbol: p for p in ctx.broker.list_positions()}
+    except BrokerError as exc:
+        counters.failures += 1
+        counters.errors.append(f"account read failed: {exc.message}")
+        _event(
+            ctx,
+            "error",
+            now,
+            cycle,
+            f"account read failed ({exc.kind.value}): {exc.message}",
+            severity="error",
+        )
+        log.error("account read failed (%s): %s", exc.kind.value, exc.message)
+        return [], ctx.store.positions()
+    return balances, positions
+
+
+def _equity(
+    ctx: TradingContext,
+    balances: list[Balance],
+    positions: dict[str, Position],
+    marks: dict[str, Decimal],
+) -> tuple[Decimal, dict[str, Decimal]]:
+    """Account value in the quote currency, and absolute position notional per symbol."""
+    quote_ccy = ctx.settings.sim.quote_currency
+    equity = ZERO
+    for balance in balances:
+        if balance.currency == quote_ccy:
+            equity += balance.total
+        else:
+            mark = marks.get(f"{balance.currency}-{quote_ccy}")
+            if mark is not None:
+                equity += balance.total * mark
+    exposures = {
+        symbol: position.notional(marks[symbol])
+        for symbol, position in positions.items()
+        if not position.is_flat and symbol in marks
+    }
+    return equity, exposures
+
+
+def _cash_available(balances: list[Balance], currency: str) -> Decimal:
+    for balance in balances:
+        if balance.currency == currency:
+            return balance.available
+    return ZERO
+
+
+def _build_request(
+    ctx: TradingContext,
+    action: Action,
+    symbol: str,
+    quote: Quote,
+    qty: Decimal,
+    equity: Decimal,
+    cash: Decimal,
+    exposures: dict[str, Decimal],
+    now: datetime,
+) -> OrderRequest | OrderRefused:
+    product = ctx.products[symbol]
+    settings = ctx.settings
+    if action is Action.BUY:
+        side = OrderSide.BUY
+        notional = entry_notional(
+            equity=equity,
+            cash_available=cash,
+            fraction=settings.strategy.position_fraction,
+            current_notional=exposures.get(symbol, ZERO),
+            max_symbol_notional=settings.risk.max_symbol_notional,
+            max_position_pct=settings.risk.max_position_pct,
+            taker_fee=settings.sim.taker_fee,
+        )
+        size = base_size_for(notional, quote.ask)
+        reference = quote.ask
+    else:
+        side = OrderSide.SELL
+        size = qty
+        reference = quote.bid
+    if size <= ZERO:
+        return OrderRefused(
+            f"{symbol}: nothing to {side.value.lower()} (no room under the caps, no cash or "
+            "no position)",
+            reason="NOTHING_TO_TRADE",
+        )
+    purpose = "entry" if side is OrderSide.BUY else "exit"
+    request = OrderRequest(
+        client_order_id=client_order_id(settings.profile, now, symbol, side.value, purpose),
+        symbol=symbol,
+        side=side,
+        order_type=OrderType.MARKET,
+        base_size=size,
+        time_in_force=TimeInForce.IOC,
+        reduce_only=side is OrderSide.SELL,
+    )
+    try:
+        return quantize_request(request, product, reference)
+    except OrderRefused as exc:
+        return exc
+
+
+def _sync_fills(ctx: TradingContext, now: datetime, cycle: int, counters: _Counters) -> int:
+    """Apply fills the venue reports since the cursor, once each, and log completed orders."""
+    state = ctx.state
+    store = ctx.store
+    since = state.fill_cursor
+    counters.operations += 1
+    try:
+        fills = ctx.broker.list_fills(since=since)
+    except BrokerError as exc:
+        counters.failures += 1
+        counters.errors.append(f"fills read failed: {exc.message}")
+        log.error("fills read failed (%s): %s", exc.kind.value, exc.message)
+        return 0
+    applied = 0
+    touched: dict[str, str] = {}
+    for fill in fills:
+        if state.fill_cursor is None or fill.time > state.fill_cursor:
+            state.fill_cursor = fill.time
+        if not store.record_fill(fill):
+            continue  # already applied
+        applied += 1
+        touched[fill.order_id] = fill.symbol
+        held = ctx.ledger.get(fill.symbol) or Position(fill.symbol)
+        ctx.ledger[fill.symbol] = held.apply_fill(fill)
+        store.append_event(
+            "fill",
+            ts=fill.time,
+            symbol=fill.symbol,
+            cycle=cycle,
+            message=f"fill {fill.side.value} {fmt(fill.size)} {fill.symbol} at {fmt(fill.price)}",
+            payload=fill,
+        )
+        if fill.side is OrderSide.BUY and isinstance(ctx.strategy, MaCrossoverStrategy):
+            ctx.strategy.on_entry(fill.symbol, fill.price)
+    for order_id in touched:
+        try:
+            order = ctx.broker.get_order(order_id)
+        except BrokerError as exc:
+            log.error("order %s lookup failed: %s", order_id, exc.message)
+            continue
+        store.upsert_order(order)
+        if order.status is OrderStatus.FILLED:
+            price = order.avg_fill_price or ZERO
+            product = ctx.products.get(order.symbol)
+            shown = price.quantize(product.quote_increment) if product is not None else price
+            message = (
+                f"order {order.symbol} {order.side.value} {fmt(order.filled_size)} filled at "
+                f"{fmt(shown)} fee={fmt(order.fees.quantize(CENT))}"
+            )
+            store.append_event(
+                "order_filled",
+                ts=now,
+                symbol=order.symbol,
+                cycle=cycle,
+                message=message,
+                payload={
+                    "order_id": order.order_id,
+                    "client_order_id": order.client_order_id,
+                    "filled_size": order.filled_size,
+                    "avg_price": price,
+                    "fees": order.fees,
+                },
+            )
+            log.info(
+                message, extra={"fields": {"client_id": order.client_order_id, "cycle": cycle}}
+            )
+    return applied
+
+
+def _roll_day(ctx: TradingContext, now: datetime, cycle: int, equity: Decimal) -> None:
+    state = ctx.state
+    previous_day, previous_start = state.day, state.day_start_equity
+    state.day = now.date().isoformat()
+    state.day_start_equity = equity
+    if previous_day is not None and previous_start:
+        pnl = equity - previous_start
+        _event(
+            ctx,
+            "pnl",
+            now,
+            cycle,
+            f"PnL day {previous_day} closed at "
+            f"{fmt(pnl.quantize(CENT))} ({pnl / previous_start:+.2%})",
+            payload={
+                "day": previous_day,
+                "pnl": pnl,
+                "start_equity": previous_start,
+                "end_equity": equity,
+            },
+        )
+        log.info(
+            "PnL day %s closed: %s (%+.2f%%), new day starts at equity %s",
+            previous_day,
+            fmt(pnl.quantize(CENT)),
+            pnl / previous_start * 100,
+            fmt(equity.quantize(CENT)),
+        )
+    else:
+        _event(
+            ctx,
+            "pnl",
+            now,
+            cycle,
+            f"PnL day {state.day} starts at equity {fmt(equity.quantize(CENT))}",
+            payload={"day": state.day, "start_equity": equity},
+        )
+
+
+def _log_pnl(report: CycleReport) -> None:
+    log.info(
+        "PnL equity=%s daily=%s (%+.3f%%) realized=%s unrealized=%s fees=%s positions=%d "
+        "exposure=%s modes=%s",
+        fmt(report.equity.quantize(CENT)),
+        fmt(report.daily_pnl.quantize(CENT)),
+        report.daily_pnl_pct * 100,
+        fmt(report.realized_pnl.quantize(CENT)),
+        fmt(report.unrealized_pnl.quantize(CENT)),
+        fmt(report.fees.quantize(CENT)),
+        report.open_positions,
+        fmt(report.exposure.quantize(CENT)),
+        report.modes,
+        extra={"fields": {"cycle": report.cycle}},
+    )
+
+
+def _event(
+    ctx: TradingContext,
+    type_: str,
+    now: datetime,
+    cycle: int,
+    message: str,
+    *,
+    symbol: str | None = None,
+    severity: str = "info",
+    payload: dict[str, Any] | None = None,
+) -> None:
+    ctx.store.append_event(
+        type_,
+        ts=now,
+        severity=severity,
+        symbol=symbol,
+        cycle=cycle,
+        message=message,
+        payload=payload,
+    )

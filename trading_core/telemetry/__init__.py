@@ -1,0 +1,19 @@
+"""Telemetry: logging setup and the one redaction helper (metrics live beside them)."""
+
+from .redaction import (
+    REDACTED,
+    clear_registered_secrets,
+    is_secret_key,
+    redact,
+    redact_mapping,
+    register_secret,
+)
+
+__all__ = [
+    "REDACTED",
+    "clear_registered_secrets",
+    "is_secret_key",
+    "redact",
+    "redact_mapping",
+    "register_secret",
+]
