@@ -134,6 +134,7 @@ def load_settings(
     environ: Mapping[str, str] | None = None,
     dotenv_path: Path | None = Path(".env"),
     config_dir: Path | None = None,
+    cli_flags: Mapping[str, str] | None = None,
 ) -> Settings:
     """Validate the layered configuration once; raise ConfigError with one line naming the field
     and where its value came from."""
@@ -160,7 +161,7 @@ def load_settings(
 
     cli_layer = dict(cli or {})
     for dotted in _flatten(cli_layer):
-        sources[dotted] = "command line"
+        sources[dotted] = (cli_flags or {}).get(dotted, "command line")
     data = _merge(data, cli_layer)
     data["profile"] = chosen
 

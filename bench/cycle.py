@@ -1,0 +1,122 @@
+#!/usr/bin/env python3
+"""Benchmark: run_cycle latency on the paper broker, and the wall time of a --dev-fast run.
+
+Prints one JSON document. Not a test: figures vary with the machine; compare them over time.
+    .venv/bin/python bench/cycle.py [--cycles 2000] [--runs 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from trading_core.brokers.paper import PaperBroker  # noqa: E402
+from trading_core.clock import VirtualClock  # noqa: E402
+from trading_core.config import TOP_TEN_USD, load_settings  # noqa: E402
+from trading_core.cycle import TradingContext, run_cycle  # noqa: E402
+from trading_core.store.event_store import EventStore  # noqa: E402
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def cycle_latency(symbols: list[str], cycles: int, scenario: str) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = load_settings(
+            "dev",
+            cli={"symbols": symbols, "data_dir": tmp, "sim": {"scenario": scenario}},
+            environ={},
+            dotenv_path=None,
+        )
+        from datetime import UTC, datetime
+
+        clock = VirtualClock(datetime(2026, 1, 5, tzinfo=UTC))
+        broker = PaperBroker.open(
+            settings.paper_state_path,
+            symbols=symbols,
+            scenario=scenario,
+            seed=7,
+            clock=clock,
+            starting_balances={"USD": settings.sim.starting_cash},
+        )
+        store = EventStore(settings.store_path)
+        ctx = TradingContext.build(settings, broker, store)
+        durations: list[float] = []
+        orders = 0
+        for _ in range(cycles):
+            clock.advance(settings.interval_seconds)
+            t0 = time.perf_counter()
+            report = run_cycle(ctx, clock)
+            durations.append(time.perf_counter() - t0)
+            orders += report.submitted
+        store.close()
+    ms = [d * 1000 for d in durations[20:]]  # skip warm-up (strategy windows filling)
+    return {
+        "symbols": len(symbols),
+        "cycles": cycles,
+        "orders": orders,
+        "p50_ms": round(percentile(ms, 50), 4),
+        "p90_ms": round(percentile(ms, 90), 4),
+        "p99_ms": round(percentile(ms, 99), 4),
+        "max_ms": round(max(ms), 4),
+    }
+
+
+def dev_fast_wall(runs: int) -> dict[str, float]:
+    exe = Path(sys.executable).with_name("perps-bot")
+    times: list[float] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {**os.environ, "PERPS_DATA_DIR": f"{tmp}/data", "PERPS_LOG_DIR": f"{tmp}/logs"}
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            subprocess.run(
+                [str(exe), "run", "--profile", "dev", "--dev-fast", "--quiet"],
+                check=True,
+                env=env,
+                cwd=tmp,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            times.append(time.perf_counter() - t0)
+    return {
+        "runs": runs,
+        "median_s": round(statistics.median(times), 3),
+        "min_s": round(min(times), 3),
+        "max_s": round(max(times), 3),
+        "first_run_s": round(times[0], 3),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--cycles", type=int, default=2000)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--scenario", default="calm")
+    args = parser.parse_args()
+    result = {
+        "benchmark": "cycle",
+        "python": sys.version.split()[0],
+        "run_cycle_10_symbols": cycle_latency(list(TOP_TEN_USD), args.cycles, args.scenario),
+        "run_cycle_100_symbols": cycle_latency(
+            [f"S{i:03d}-USD" for i in range(100)], max(200, args.cycles // 4), args.scenario
+        ),
+        "dev_fast_wall": dev_fast_wall(args.runs),
+    }
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

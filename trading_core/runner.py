@@ -1,0 +1,321 @@
+"""The bot loop: owns the clock, builds the parts, calls ``run_cycle`` until told to stop.
+
+Used by ``perps-bot run`` and (later) by the Prefect trading-loop flow. Stopping (a stop event set
+by SIGINT/SIGTERM, a cycle budget) always finishes the current cycle, flushes the store, saves
+the paper exchange and writes health.json before returning."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from .brokers.base import Broker
+from .clock import Clock, OffsetClock, SystemClock, VirtualClock
+from .config.settings import BrokerKind, Settings
+from .cycle import CycleReport, TradingContext, run_cycle
+from .domain import OrderEvent, OrderStatus
+from .domain.money import fmt
+from .errors import BrokerError, ConfigError
+from .store.event_store import EventStore
+from .store.health import write_health
+from .telemetry.redaction import register_secret
+
+log = logging.getLogger("trading_core.runner")
+CENT = Decimal("0.01")
+MAX_CONSECUTIVE_FAILURES = 5
+
+
+@dataclass(frozen=True, slots=True)
+class RunOptions:
+    max_cycles: int | None = None  # None: until stopped
+    fast_forward: bool = False  # virtual clock, no sleeping (simulated market only)
+    save_every: int = 12  # cycles between paper-exchange saves when nothing traded
+
+
+@dataclass(slots=True)
+class RunSummary:
+    cycles: int = 0
+    orders: int = 0
+    fills: int = 0
+    blocked: int = 0
+    rejected: int = 0
+    dry_run: int = 0
+    failures: int = 0
+    last: CycleReport | None = None
+    exit_code: int = 0
+
+
+class Bot:
+    """One running bot: settings, broker, store, clock and the cycle context."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        options: RunOptions,
+        *,
+        stop: threading.Event | None = None,
+        echo: Callable[[str], None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.options = options
+        self.stop = stop or threading.Event()
+        self.echo = echo or (lambda _line: None)
+        for secret in (settings.coinbase.api_key, settings.coinbase.api_secret):
+            if secret is not None:
+                register_secret(secret.get_secret_value())
+        self.store = EventStore(settings.store_path)
+        try:
+            self.broker, self.clock = self._open_broker()
+            self.ctx = TradingContext.build(settings, self.broker, self.store)
+        except BaseException:
+            self.store.close()
+            raise
+
+    # --- construction ----------------------------------------------------------------------
+    def _open_broker(self) -> tuple[Broker, Clock]:
+        settings = self.settings
+        if settings.broker is BrokerKind.COINBASE:
+            raise ConfigError(
+                f"broker: profile {settings.profile!r} trades on Coinbase, whose adapter is not "
+                "built yet; use --profile dev (paper trading on the simulated market)"
+            )
+        from .brokers.paper import PaperBroker
+
+        wall = SystemClock()
+        broker = PaperBroker.open(
+            settings.paper_state_path,
+            symbols=list(settings.symbols),
+            scenario=settings.sim.scenario,
+            seed=settings.sim.seed,
+            clock=wall,
+            starting_balances={settings.sim.quote_currency: settings.sim.starting_cash},
+            market_data=settings.sim.market_data,
+            maker_fee=settings.sim.maker_fee,
+            taker_fee=settings.sim.taker_fee,
+        )
+        market_time = broker.server_time()
+        clock: Clock
+        if self.options.fast_forward:
+            clock = VirtualClock(market_time)
+        else:
+            offset = market_time - wall.now()
+            # The simulated exchange's clock may run ahead (after a fast-forward run) or behind
+            # (a CSV replay): keep its time flowing at wall speed from where it stands.
+            clock = OffsetClock(offset) if abs(offset) > timedelta(seconds=1) else wall
+        broker.clock = clock
+        return broker, clock
+
+    # --- the loop --------------------------------------------------------------------------
+    def run(self) -> RunSummary:
+        summary = RunSummary()
+        settings = self.settings
+        options = self.options
+        now = self.clock.now()
+        self._lifecycle("start", now)
+        self._resolve_unfinished_orders(now)
+        consecutive_failures = 0
+        since_save = 0
+        try:
+            while not self.stop.is_set():
+                if options.max_cycles is not None and summary.cycles >= options.max_cycles:
+                    break
+                started = time.monotonic()
+                try:
+                    report = run_cycle(self.ctx, self.clock)
+                except Exception as exc:  # a bug or an unclassified failure: record, go on
+                    consecutive_failures += 1
+                    summary.failures += 1
+                    self._cycle_crashed(exc, consecutive_failures)
+                    if consecutive_failures >= MAX_CONSECUTIVE_FAILURES:
+                        log.critical(
+                            "stopping: %d consecutive cycles failed (last: %s)",
+                            consecutive_failures,
+                            exc,
+                        )
+                        summary.exit_code = 1
+                        break
+                else:
+                    consecutive_failures = 0
+                    self._after_cycle(report, summary)
+                    since_save += 1
+                    if report.submitted or report.fills or since_save >= options.save_every:
+                        self._save_paper()
+                        since_save = 0
+                summary.cycles += 1
+                if options.max_cycles is not None and summary.cycles >= options.max_cycles:
+                    break
+                self._wait(started)
+        finally:
+            self._shutdown(summary)
+        return summary
+
+    def _wait(self, started: float) -> None:
+        interval = self.settings.interval_seconds
+        if isinstance(self.clock, VirtualClock):
+            self.clock.advance(interval)
+            return
+        remaining = interval - (time.monotonic() - started)
+        if remaining > 0:
+            self.stop.wait(remaining)
+
+    def _after_cycle(self, report: CycleReport, summary: RunSummary) -> None:
+        summary.last = report
+        summary.orders += report.submitted
+        summary.fills += report.fills
+        summary.blocked += report.blocked
+        summary.rejected += report.rejected
+        summary.dry_run += report.dry_run
+        summary.failures += report.failures
+        settings = self.settings
+        write_health(
+            settings.health_path,
+            ok=report.ok,
+            now=report.started_at,
+            last_cycle=report.cycle,
+            message="; ".join(report.errors) or "trading",
+            profile=settings.profile,
+            broker=self.broker.name,
+            equity=report.equity.quantize(CENT),
+            daily_pnl=report.daily_pnl.quantize(CENT),
+            daily_pnl_pct=report.daily_pnl_pct,
+            open_positions=report.open_positions,
+            modes=report.modes,
+            stale_symbols=report.stale_symbols,
+            cycle_duration_ms=round(report.duration_s * 1000, 3),
+        )
+        activity = report.signals or report.fills or report.blocked or report.rejected
+        if activity or report.cycle == 1 or not self.options.fast_forward:
+            acted = " ".join(f"{action} {symbol}" for symbol, action in report.signals.items())
+            self.echo(
+                f"cycle {report.cycle} {report.started_at:%Y-%m-%d %H:%M:%S}Z  equity "
+                f"{fmt(report.equity.quantize(CENT))}  day {fmt(report.daily_pnl.quantize(CENT))} "
+                f"({report.daily_pnl_pct:+.2%})  positions {report.open_positions}  orders "
+                f"{report.submitted} fills {report.fills} blocked {report.blocked}"
+                + (f"  [{acted}]" if acted else "")
+                + (f"  modes {report.modes}" if report.modes != "normal" else "")
+            )
+
+    def _cycle_crashed(self, exc: Exception, consecutive: int) -> None:
+        now = self.clock.now()
+        self.store.rollback()
+        log.error("cycle failed (%d in a row): %s", consecutive, exc, exc_info=exc)
+        self.store.append_event(
+            "error",
+            ts=now,
+            severity="error",
+            message=f"cycle failed: {type(exc).__name__}: {exc}",
+            payload={"consecutive": consecutive},
+        )
+        self.store.commit()
+        write_health(
+            self.settings.health_path,
+            ok=False,
+            now=now,
+            last_cycle=self.ctx.state.cycle,
+            message=f"cycle failed: {type(exc).__name__}: {exc}",
+            profile=self.settings.profile,
+        )
+
+    def _resolve_unfinished_orders(self, now: datetime) -> None:
+        """Orders the store left in flight (a crash between intent and answer) are looked up by
+        client order id and brought up to date before any new order is sent."""
+        for order in self.store.list_orders(open_only=True):
+            try:
+                venue = self.broker.find_order_by_client_id(order.client_order_id)
+            except BrokerError as exc:
+                log.error("cannot resolve order %s: %s", order.client_order_id, exc.message)
+                continue
+            if venue is not None:
+                self.store.upsert_order(venue)
+                continue
+            if order.status is OrderStatus.INITIALIZED:
+                order.apply(OrderEvent.CANCEL, now, reason="never sent (found at start)")
+            elif order.status is OrderStatus.SUBMITTED:
+                order.apply(OrderEvent.FAIL, now, reason="unknown to the venue (found at start)")
+            else:
+                log.warning(
+                    "order %s is %s in the store but unknown to the venue",
+                    order.client_order_id,
+                    order.status.value,
+                )
+                continue
+            self.store.upsert_order(order)
+            self.store.append_event(
+                "order_update",
+                ts=now,
+                symbol=order.symbol,
+                severity="warning",
+                message=f"unfinished order {order.client_order_id} resolved as {order.status.value}",
+            )
+        self.store.commit()
+
+    def _lifecycle(self, what: str, now: datetime, **extra: Any) -> None:
+        settings = self.settings
+        positions = {p.symbol: p.quantity for p in self.broker.list_positions() if not p.is_flat}
+        self.store.append_event(
+            "lifecycle",
+            ts=now,
+            message=f"bot {what}: profile {settings.profile}, broker {self.broker.name}",
+            payload={
+                "event": what,
+                "pid": os.getpid(),
+                "profile": settings.profile,
+                "fast_forward": self.options.fast_forward,
+                "dry_run": settings.dry_run,
+                "scenario": settings.sim.scenario,
+                "symbols": list(settings.symbols),
+                "positions": positions,
+                "cycle": self.ctx.state.cycle,
+                **extra,
+            },
+        )
+        self.store.commit()
+        held = ", ".join(f"{s} {fmt(q)}" for s, q in positions.items()) or "none"
+        log.info(
+            "bot %s: profile=%s broker=%s symbols=%d interval=%ss dry_run=%s modes=%s "
+            "cycle=%d positions: %s",
+            what,
+            settings.profile,
+            self.broker.name,
+            len(settings.symbols),
+            settings.interval_seconds,
+            settings.dry_run,
+            self.ctx.modes.describe(),
+            self.ctx.state.cycle,
+            held,
+        )
+
+    def _save_paper(self) -> None:
+        save = getattr(self.broker, "save", None)
+        if save is not None:
+            save()
+
+    def _shutdown(self, summary: RunSummary) -> None:
+        now = self.clock.now()
+        try:
+            self.store.rollback()
+            self.ctx.save_strategy(now)
+            self._lifecycle("stop", now, cycles_this_run=summary.cycles)
+            self._save_paper()
+            last = summary.last
+            write_health(
+                self.settings.health_path,
+                ok=summary.exit_code == 0,
+                now=now,
+                last_cycle=self.ctx.state.cycle,
+                message="stopped" if summary.exit_code == 0 else "stopped after failures",
+                profile=self.settings.profile,
+                broker=self.broker.name,
+                equity=None if last is None else last.equity.quantize(CENT),
+                running=False,
+            )
+        finally:
+            self.store.close()
+
