@@ -45,6 +45,7 @@ log = logging.getLogger("trading_core.cycle")
 CENT = Decimal("0.01")
 STATE_KEY = "bot"
 STRATEGY_KEY = "strategy"
+CANDLE_GRANULARITIES = frozenset({60, 300, 900, 1800, 3600, 7200, 21600, 86400})
 
 
 @dataclass(slots=True)
@@ -156,6 +157,7 @@ class TradingContext:
             settings.strategy.short_window,
             settings.strategy.long_window,
             settings.strategy.trailing_stop_pct,
+            bar_seconds=settings.strategy.bar_seconds,
         )
         saved_strategy = store.get_state(STRATEGY_KEY)
         if saved_strategy:
@@ -178,7 +180,25 @@ class TradingContext:
         )
         for symbol in settings.symbols:
             ctx.products[symbol] = broker.get_product(symbol)
+        if isinstance(strategy, MaCrossoverStrategy) and not saved_strategy:
+            ctx.warm_up(strategy)
         return ctx
+
+    def warm_up(self, strategy: MaCrossoverStrategy) -> None:
+        """Seed the strategy's windows from the venue's recent candles (when it has candles of the
+        strategy's bar width), so a fresh bot decides from its first cycle."""
+        if strategy.bar_seconds not in CANDLE_GRANULARITIES:
+            return
+        for symbol in self.settings.symbols:
+            try:
+                candles = self.broker.get_candles(
+                    symbol, strategy.bar_seconds, limit=strategy.long_window
+                )
+            except (BrokerError, ValueError) as exc:
+                log.warning("no warm-up candles for %s: %s", symbol, exc)
+                continue
+            if candles:
+                strategy.warm_up(symbol, [c.close for c in candles], candles[-1].start)
 
     def save_strategy(self, now: datetime) -> None:
         self.store.set_state(STRATEGY_KEY, self.strategy.snapshot(), now)

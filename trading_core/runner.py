@@ -87,18 +87,22 @@ class Bot:
                 "built yet; use --profile dev (paper trading on the simulated market)"
             )
         from .brokers.paper import PaperBroker
+        from .sim.engine import FeeSchedule
 
         wall = SystemClock()
+        start = settings.sim.start_time
+        # A fresh market starts at SIM_START_TIME when given (reproducible runs), else now; a
+        # saved market continues from its own time either way.
+        opening_clock: Clock = VirtualClock(start) if start is not None else wall
         broker = PaperBroker.open(
             settings.paper_state_path,
             symbols=list(settings.symbols),
             scenario=settings.sim.scenario,
             seed=settings.sim.seed,
-            clock=wall,
+            clock=opening_clock,
             starting_balances={settings.sim.quote_currency: settings.sim.starting_cash},
             market_data=settings.sim.market_data,
-            maker_fee=settings.sim.maker_fee,
-            taker_fee=settings.sim.taker_fee,
+            fees=FeeSchedule(maker=settings.sim.maker_fee, taker=settings.sim.taker_fee),
         )
         market_time = broker.server_time()
         clock: Clock

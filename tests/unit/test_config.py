@@ -41,7 +41,9 @@ def test_precedence_cli_over_env_over_dotenv_over_yaml(tmp_path: Path) -> None:
     dotenv = tmp_path / ".env"
     dotenv.write_text("TRADING_INTERVAL=7\nRISK_MAX_SYMBOL_NOTIONAL=111\nSIM_SEED=5\n")
     s = load(dotenv_path=dotenv)
-    assert s.interval_seconds == 7 and s.risk.max_symbol_notional == Decimal(111) and s.sim.seed == 5
+    assert (
+        s.interval_seconds == 7 and s.risk.max_symbol_notional == Decimal(111) and s.sim.seed == 5
+    )
     s = load(dotenv_path=dotenv, environ={"TRADING_INTERVAL": "9", "RISK_KILL_SWITCH_ENABLED": "1"})
     assert s.interval_seconds == 9 and s.risk.kill_switch_enabled is True
     s = load(dotenv_path=dotenv, environ={"TRADING_INTERVAL": "9"}, cli={"interval_seconds": 3})
@@ -85,7 +87,9 @@ def test_empty_env_value_is_unset() -> None:
         ({"cli": {"sim": {"market_data": "/no/such.csv"}}}, "sim.market_data: Value error"),
     ],
 )
-def test_bad_values_give_one_line_naming_the_field(kwargs: dict[str, object], expected: str) -> None:
+def test_bad_values_give_one_line_naming_the_field(
+    kwargs: dict[str, object], expected: str
+) -> None:
     profile = kwargs.pop("profile", "dev")
     with pytest.raises(ConfigError) as info:
         load(profile, **kwargs)  # type: ignore[arg-type]

@@ -94,11 +94,19 @@ def test_below_minimum_is_refused_not_bumped() -> None:
 
 def test_limit_request_quantized_both_ways() -> None:
     buy = OrderRequest(
-        "c", "BTC-USD", OrderSide.BUY, OrderType.LIMIT, base_size=Decimal("0.0100000099"),
+        "c",
+        "BTC-USD",
+        OrderSide.BUY,
+        OrderType.LIMIT,
+        base_size=Decimal("0.0100000099"),
         limit_price=Decimal("65000.019"),
     )
     sell = OrderRequest(
-        "c", "BTC-USD", OrderSide.SELL, OrderType.LIMIT, base_size=Decimal("0.0100000099"),
+        "c",
+        "BTC-USD",
+        OrderSide.SELL,
+        OrderType.LIMIT,
+        base_size=Decimal("0.0100000099"),
         limit_price=Decimal("65000.011"),
     )
     assert quantize_request(buy, BTC, Decimal(0)).limit_price == Decimal("65000.01")
@@ -108,8 +116,16 @@ def test_limit_request_quantized_both_ways() -> None:
 
 def _fill(fid: str, side: OrderSide, size: str, price: str, minutes: int, fee: str = "0") -> Fill:
     return Fill(
-        fid, "o", "c", "BTC-USD", side, Decimal(price), Decimal(size), Decimal(fee),
-        Liquidity.TAKER, datetime(2026, 1, 1, tzinfo=UTC) + timedelta(minutes=minutes),
+        fid,
+        "o",
+        "c",
+        "BTC-USD",
+        side,
+        Decimal(price),
+        Decimal(size),
+        Decimal(fee),
+        Liquidity.TAKER,
+        datetime(2026, 1, 1, tzinfo=UTC) + timedelta(minutes=minutes),
     )
 
 

@@ -93,7 +93,11 @@ def test_failed_transition_leaves_order_untouched() -> None:
         ({"order_type": OrderType.MARKET, "time_in_force": TimeInForce.GTC}, "IOC or FOK"),
         ({"order_type": OrderType.LIMIT}, "limit_price"),
         (
-            {"order_type": OrderType.LIMIT, "limit_price": Decimal(1), "time_in_force": TimeInForce.GTD},
+            {
+                "order_type": OrderType.LIMIT,
+                "limit_price": Decimal(1),
+                "time_in_force": TimeInForce.GTD,
+            },
             "end_time",
         ),
         (
@@ -106,11 +110,21 @@ def test_failed_transition_leaves_order_untouched() -> None:
             "post-only",
         ),
         (
-            {"order_type": OrderType.STOP_LIMIT, "limit_price": Decimal(1), "stop_price": Decimal(1)},
+            {
+                "order_type": OrderType.STOP_LIMIT,
+                "limit_price": Decimal(1),
+                "stop_price": Decimal(1),
+            },
             "stop_direction",
         ),
-        ({"order_type": OrderType.LIMIT, "limit_price": Decimal(1), "stop_price": Decimal(1)}, "stop"),
-        ({"order_type": OrderType.MARKET, "time_in_force": TimeInForce.IOC, "base_size": None}, "exactly"),
+        (
+            {"order_type": OrderType.LIMIT, "limit_price": Decimal(1), "stop_price": Decimal(1)},
+            "stop",
+        ),
+        (
+            {"order_type": OrderType.MARKET, "time_in_force": TimeInForce.IOC, "base_size": None},
+            "exactly",
+        ),
     ],
 )
 def test_impossible_requests_are_named(kwargs: dict[str, object], message: str) -> None:

@@ -75,6 +75,8 @@ def test_caps(size: str, exposures: dict[str, str], check: str) -> None:
 
 
 def test_position_pct_cap() -> None:
-    risk = PreTradeRisk(RiskSettings(max_position_pct=Decimal("0.1"), max_symbol_notional=Decimal(10**9)))
+    risk = PreTradeRisk(
+        RiskSettings(max_position_pct=Decimal("0.1"), max_symbol_notional=Decimal(10**9))
+    )
     decision = risk.check(order(OrderSide.BUY, "11"), ctx())
     assert not decision.allowed and decision.check == "max_position_pct"

@@ -7,7 +7,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from ..domain.product import is_perp_symbol, validate_symbol
@@ -58,9 +58,10 @@ class StrategySettings(Section):
     short_window: Annotated[int, Field(ge=1, le=1000)] = 5
     long_window: Annotated[int, Field(ge=2, le=5000)] = 20
     trailing_stop_pct: Annotated[Decimal, Field(gt=0, lt=1)] = Decimal("0.01")
-    position_fraction: Annotated[Decimal, Field(gt=0, le=1)] = Decimal(
-        "0.05"
-    )  # of equity per entry
+    # of equity per entry
+    position_fraction: Annotated[Decimal, Field(gt=0, le=1)] = Decimal("0.05")
+    # the MAs run over closes of bars this long (0: one bar per cycle)
+    bar_seconds: Annotated[int, Field(ge=0, le=86400)] = 60
 
     @model_validator(mode="after")
     def _windows(self) -> StrategySettings:
@@ -78,6 +79,7 @@ class SimSettings(Section):
     scenario: str = "calm"
     seed: int = 42
     market_data: Path | None = None  # replay candles from this CSV instead of a random walk
+    start_time: AwareDatetime | None = None  # a fresh simulated market starts here (else: now)
     starting_cash: PositiveDecimal = Decimal("100000")
     quote_currency: str = "USD"
     maker_fee: Annotated[Decimal, Field(ge=0, lt=1)] = Decimal("0.006")  # Coinbase's lowest tier

@@ -1,10 +1,11 @@
 """The simulated venue's product table: Coinbase-like increments plus the simulation parameters.
 
-``default_products()`` is the top-ten USD spot universe. ``product_for(symbol)`` also answers for
-any other well-formed symbol: unknown spot symbols (such as ``S042-USD`` in the 100-symbol benchmark)
-get a synthetic product derived deterministically from the symbol text (sha256, never ``hash()``),
-and perpetual symbols (``BTC-PERP``, ``BTC-PERP-INTX``) get a ``ProductType.PERP`` product that the
-market quotes but the matching engine refuses to trade (perpetuals come with a later issue).
+``default_products()`` is the top-ten USD spot universe. ``product_for(symbol)`` also answers
+for any other well-formed symbol: unknown spot symbols (such as ``S042-USD`` in the 100-symbol
+benchmark) get a synthetic product derived deterministically from the symbol text (sha256,
+never ``hash()``), and perpetual symbols (``BTC-PERP``, ``BTC-PERP-INTX``) get a
+``ProductType.PERP`` product that the market quotes but the matching engine refuses to trade
+(perpetuals come with a later issue).
 """
 
 from __future__ import annotations
@@ -56,6 +57,11 @@ _TOP_TEN: dict[str, tuple[str, str, str, float, float, float, float]] = {
 MIN_NOTIONAL_USD = Decimal("1")
 
 
+def _min_size(increment: Decimal) -> Decimal:
+    """Coarse-increment coins (DOGE, LINK) have a minimum of ten increments, others one."""
+    return increment * 10 if increment >= Decimal("0.01") else increment
+
+
 def _spot_product(symbol: str, base_inc: str, quote_inc: str, max_size: str) -> Product:
     base, quote = symbol.split("-", 1)
     increment = _d(base_inc)
@@ -65,7 +71,7 @@ def _spot_product(symbol: str, base_inc: str, quote_inc: str, max_size: str) -> 
         quote_currency=quote,
         base_increment=increment,
         quote_increment=_d(quote_inc),
-        base_min_size=increment,
+        base_min_size=_min_size(increment),
         base_max_size=_d(max_size),
         min_notional=MIN_NOTIONAL_USD,
     )
@@ -132,7 +138,7 @@ def product_for(symbol: str) -> Product:
             quote_currency="USDC",
             base_increment=_d(base_inc),
             quote_increment=_d(quote_inc),
-            base_min_size=_d(base_inc),
+            base_min_size=_min_size(_d(base_inc)),
             base_max_size=_d(max_size),
             min_notional=MIN_NOTIONAL_USD,
             product_type=ProductType.PERP,

@@ -41,9 +41,9 @@ class Scenario:
     - ``freeze_after_s``: the feed stops updating after this many seconds (prices, quote time and
       candles freeze; the matching engine keeps matching at the frozen prices).
     - ``missing_bar_rate``: share of 1-minute candles left out of the history (seeded).
-    - ``bad_tick_rate``: share of quote updates whose published bid, ask or last carries a one-update
-      outlier of ``bad_tick_min``..``bad_tick_max`` either way (seeded). Bad ticks are a feed
-      problem: the matching engine works on the true prices.
+    - ``bad_tick_rate``: share of quote updates whose published bid, ask or last carries a
+      one-update outlier of ``bad_tick_min``..``bad_tick_max`` either way (seeded). Bad ticks
+      are a feed problem: the matching engine works on the true prices.
     """
 
     name: str
@@ -62,7 +62,8 @@ class Scenario:
         return math.log1p(self.drift_per_hour) / HOUR_S
 
     def scripted_log_return(self, t0: float, t1: float) -> float:
-        """The deterministic log move (drift + scripted moves) over ``(t0, t1]``, seconds after start."""
+        """The deterministic log move (drift + scripted moves) over ``(t0, t1]`` (seconds after
+        the scenario's start)."""
         total = self.log_drift_per_s * (t1 - t0) if self.drift_per_hour else 0.0
         for move in self.moves:
             total += move.share(t0, t1)

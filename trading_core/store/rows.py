@@ -1,4 +1,4 @@
-"""Conversions between domain values and store rows: exact Decimals as TEXT, times as fixed-width UTC.
+"""Domain values to store rows and back: exact Decimals as TEXT, times as fixed-width UTC text.
 
 Nothing here touches SQLite; ``event_store`` binds these tuples to its statements."""
 
@@ -63,7 +63,9 @@ FILL_COLUMNS: tuple[str, ...] = (
 
 def ts_text(value: datetime) -> str:
     """``value`` as ``YYYY-MM-DDTHH:MM:SS.ffffffZ``: UTC, microseconds, fixed width (sortable)."""
-    return ensure_utc(value).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+    if value.tzinfo is not UTC:
+        value = ensure_utc(value)
+    return value.isoformat(timespec="microseconds")[:-6] + "Z"  # drop "+00:00"
 
 
 def ts_value(text: str) -> datetime:
@@ -72,7 +74,7 @@ def ts_value(text: str) -> datetime:
 
 
 def dec_text(value: Decimal | None) -> str | None:
-    """``str(Decimal)``: exact, keeps the exponent and trailing zeros (``Decimal(text) == value``)."""
+    """``str(Decimal)``: exact, keeps exponent and trailing zeros (``Decimal(text) == value``)."""
     return None if value is None else str(value)
 
 
@@ -81,7 +83,7 @@ def dec_value(text: str | None) -> Decimal | None:
 
 
 def order_row(order: Order) -> tuple[Any, ...]:
-    """A row in ``ORDER_COLUMNS`` order. ``payload`` keeps what has no column (the status history)."""
+    """A row in ``ORDER_COLUMNS`` order; ``payload`` keeps what has no column (status history)."""
     avg = order.avg_fill_price
     payload = json.dumps({"history": [status.value for status in order.history]})
     return (

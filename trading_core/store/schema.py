@@ -1,10 +1,11 @@
 """The event store's schema as forward-only migrations, versioned by ``PRAGMA user_version``.
 
-Each entry of ``MIGRATIONS`` takes the database from version ``n - 1`` to ``n`` (its position, counted
-from 1). Entries are never edited once released: a change is a new entry appended at the end.
+Entry ``n`` of ``MIGRATIONS`` (counted from 1) takes the database from version ``n - 1`` to ``n``.
+Entries are never edited once released: a change is a new entry appended at the end.
 
 Every money or size column is TEXT holding ``str(Decimal)`` (exact, never REAL), and every time
-column is TEXT holding ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` (UTC, fixed width, so text order is time order).
+column is TEXT holding ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` (UTC, fixed width: text order is time order).
+Tables keyed by text are WITHOUT ROWID: one B-tree fewer to write per upsert, so cheaper commits.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ MIGRATION_1: tuple[str, ...] = (
         created_at TEXT NOT NULL,
         updated_at TEXT NOT NULL,
         payload TEXT
-    )
+    ) WITHOUT ROWID
     """,
     "CREATE INDEX idx_orders_order_id ON orders (order_id)",
     "CREATE INDEX idx_orders_status ON orders (status)",
@@ -67,7 +68,7 @@ MIGRATION_1: tuple[str, ...] = (
         fee TEXT NOT NULL,
         liquidity TEXT NOT NULL,
         ts TEXT NOT NULL
-    )
+    ) WITHOUT ROWID
     """,
     "CREATE INDEX idx_fills_ts ON fills (ts)",
     "CREATE INDEX idx_fills_symbol_ts ON fills (symbol, ts)",
@@ -77,7 +78,7 @@ MIGRATION_1: tuple[str, ...] = (
         key TEXT PRIMARY KEY,
         value TEXT NOT NULL,
         updated_at TEXT NOT NULL
-    )
+    ) WITHOUT ROWID
     """,
 )
 

@@ -5,6 +5,7 @@ from .redaction import (
     clear_registered_secrets,
     is_secret_key,
     redact,
+    redact_jsonable,
     redact_mapping,
     register_secret,
 )
@@ -14,6 +15,7 @@ __all__ = [
     "clear_registered_secrets",
     "is_secret_key",
     "redact",
+    "redact_jsonable",
     "redact_mapping",
     "register_secret",
 ]

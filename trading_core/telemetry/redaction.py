@@ -15,19 +15,26 @@
   appears, also JSON-escaped or URL-encoded, and each long line of a multi-line secret.
 
 ``redact_mapping(obj)`` does the same through dicts/lists/tuples and replaces the whole value of a
-secret-looking key (``{"api_secret": "abc"}`` -> ``{"api_secret": "[REDACTED]"}``).
+secret-looking key (``{"api_secret": "abc"}`` -> ``{"api_secret": "[REDACTED]"}``);
+``redact_jsonable(obj)`` also turns the result into plain JSON values (for payloads and log fields).
 
-Thread-safe: the registry is an immutable snapshot swapped under a lock. Fast on ordinary text: one
-precompiled trigger search decides whether any pattern can match at all.
+Thread-safe: the registry is an immutable snapshot swapped under a lock. Fast on ordinary text: each
+precompiled pattern only runs when a cheap substring test says it could match (about 1 µs for a
+plain log line).
 """
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 from collections.abc import Mapping
+from decimal import Decimal
+from enum import Enum
 from typing import Any
 from urllib.parse import quote
+
+from ..jsonutil import to_jsonable
 
 REDACTED = "[REDACTED]"
 
@@ -39,12 +46,6 @@ MIN_LINE_LENGTH = 16
 _SECRET_WORDS = (
     r"secret|token|passw(?:or)?d|pwd|passphrase|api[_-]?key|apikey|private[_-]?key"
     r"|signature|credentials?|auth[_-]?key"
-)
-
-#: Cheap first pass: when this does not match, no pattern below can.
-_TRIGGER = re.compile(
-    r"-----BEGIN|organizations/|eyJ|://|"
-    r"(?i:bearer|basic\s|" + _SECRET_WORDS + r"|[?&][\w.-]*(?:key|sig|auth)[\w.-]*=|webhook)"
 )
 
 _PEM = re.compile(
@@ -64,18 +65,36 @@ _QUERY = re.compile(
     r"(?i)([?&][\w.-]*(?:token|key|secret|sig|signature|passw(?:or)?d|auth|credential)[\w.-]*=)"
     r"(?!\[REDACTED\])[^&#\s\"']+"
 )
-_KV = re.compile(
-    r"(?i)(\b[\w.-]*(?:" + _SECRET_WORDS + r")[\w.-]*[\"']?\s*[:=]\s*)"
-    r"(?!\[REDACTED\])(\"[^\"]*\"|'[^']*'|[^\s\"'&,;)}\]]+)"
+# Key-value pairs: matched from the secret word on (a prefix such as COINBASE_API_ stays visible);
+# the key may go on after a separator (api_secret_b64, token.value) but not as a word ("tokens=5").
+# _KV_LOWER runs on the lower-cased text (much faster than IGNORECASE); _KV is the fallback when
+# lower-casing changes the length (some non-ASCII text).
+_KV_BODY = (
+    r"((?:" + _SECRET_WORDS + r")(?:[_.-][\w.-]*)?[\"']?\s*[:=]\s*)"
+    r"(?!\[redacted\])(\"[^\"]*\"|'[^']*'|[^\s\"'&,;)}\]]+)"
 )
+_KV_LOWER = re.compile(_KV_BODY)
+_KV = re.compile("(?i)" + _KV_BODY)
 _SECRET_KEY = re.compile(r"(?i)" + _SECRET_WORDS + r"|webhook")
 
 
-def _kv_replacement(match: re.Match[str]) -> str:
-    value = match.group(2)
-    if value[:1] in ("'", '"'):
-        return f"{match.group(1)}{value[0]}{REDACTED}{value[0]}"
-    return f"{match.group(1)}{REDACTED}"
+def _redact_kv(text: str, low: str) -> str:
+    """Replace the values of secret-looking key-value pairs, keeping the key and any quotes."""
+    if len(low) != len(text):
+        matches = [(m.start(2), m.end(2)) for m in _KV.finditer(text)]
+    else:
+        matches = [(m.start(2), m.end(2)) for m in _KV_LOWER.finditer(low)]
+    if not matches:
+        return text
+    parts: list[str] = []
+    last = 0
+    for start, end in matches:
+        quote_char = text[start] if text[start] in ("'", '"') else ""
+        parts.append(text[last:start])
+        parts.append(f"{quote_char}{REDACTED}{quote_char}")
+        last = end
+    parts.append(text[last:])
+    return "".join(parts)
 
 
 class _Registry:
@@ -85,6 +104,7 @@ class _Registry:
         self._lock = threading.Lock()
         self.values: frozenset[str] = frozenset()
         self.pattern: re.Pattern[str] | None = None
+        self.generation = 0  # bumped on every change: keys the cache of short redactions
 
     def add(self, variants: set[str]) -> bool:
         with self._lock:
@@ -94,11 +114,13 @@ class _Registry:
             ordered = sorted(values, key=len, reverse=True)  # longest first: whole before parts
             pattern = re.compile("|".join(re.escape(v) for v in ordered))
             self.values, self.pattern = values, pattern
+            self.generation += 1
             return True
 
     def clear(self) -> None:
         with self._lock:
             self.values, self.pattern = frozenset(), None
+            self.generation += 1
 
     def snapshot(self) -> tuple[frozenset[str], re.Pattern[str] | None]:
         return self.values, self.pattern
@@ -138,28 +160,60 @@ def clear_registered_secrets() -> None:
 
 
 def redact(text: str) -> str:
-    """``text`` with every secret replaced by ``[REDACTED]``; ordinary text comes back unchanged
-    (the same object). Non-str input is converted with ``str`` first."""
+    """``text`` with every secret replaced by ``[REDACTED]``; ordinary text comes back unchanged.
+    Non-str input is converted with ``str`` first. Short strings (payload values such as symbols
+    and statuses repeat a lot) are answered from a cache keyed by the registry's generation."""
     if not isinstance(text, str):
         text = str(text)
+    if len(text) <= _CACHE_MAX_LEN:
+        return _redact_cached(text, _registry.generation)
+    return _redact(text)
+
+
+#: Strings up to this length go through the cache.
+_CACHE_MAX_LEN = 64
+
+
+@functools.lru_cache(maxsize=8192)
+def _redact_cached(text: str, generation: int) -> str:
+    return _redact(text)
+
+
+def _redact(text: str) -> str:
     if not text:
         return text
     values, pattern = _registry.snapshot()
     if pattern is not None and any(v in text for v in values):
         text = pattern.sub(REDACTED, text)
-    if _TRIGGER.search(text) is None:
-        return text
-    text = _PEM.sub(REDACTED, text)
-    text = _KEY_NAME.sub(REDACTED, text)
-    text = _JWT.sub(REDACTED, text)
-    text = _BEARER.sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", text)
-    text = _URL_USERINFO.sub(lambda m: f"{m.group(1)}{REDACTED}@", text)
-    text = _WEBHOOK.sub(lambda m: f"{m.group(1)}{REDACTED}", text)
-    text = _QUERY.sub(lambda m: f"{m.group(1)}{REDACTED}", text)
-    text = _KV.sub(_kv_replacement, text)
+    low = text.lower()
+    if "-----begin" in low:
+        text = _PEM.sub(REDACTED, text)
+    if "organizations/" in text:
+        text = _KEY_NAME.sub(REDACTED, text)
+    if "eyJ" in text:
+        text = _JWT.sub(REDACTED, text)
+    if "bearer" in low or "basic" in low:
+        text = _BEARER.sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", text)
+    if "://" in text:
+        text = _URL_USERINFO.sub(lambda m: f"{m.group(1)}{REDACTED}@", text)
+    if "webhook" in low or "hooks.slack" in low:
+        text = _WEBHOOK.sub(lambda m: f"{m.group(1)}{REDACTED}", text)
+    if "=" in text and ("?" in text or "&" in text):
+        text = _QUERY.sub(lambda m: f"{m.group(1)}{REDACTED}", text)
+    if (
+        "key" in low
+        or "secret" in low
+        or "token" in low
+        or "pass" in low
+        or "pwd" in low
+        or "signature" in low
+        or "credential" in low
+    ):
+        text = _redact_kv(text, text.lower())
     return text
 
 
+@functools.lru_cache(maxsize=4096)
 def is_secret_key(key: str) -> bool:
     """Whether a mapping key names a secret (api_secret, token, password, webhook_url, ...)."""
     return _SECRET_KEY.search(key) is not None
@@ -174,12 +228,7 @@ def redact_mapping(obj: Any) -> Any:
     if isinstance(obj, Mapping):
         result: dict[Any, Any] = {}
         for key, value in obj.items():
-            if (
-                isinstance(key, str)
-                and value is not None
-                and value != ""
-                and _SECRET_KEY.search(key) is not None
-            ):
+            if isinstance(key, str) and value is not None and value != "" and is_secret_key(key):
                 result[key] = REDACTED
             else:
                 result[key] = redact_mapping(value)
@@ -189,3 +238,42 @@ def redact_mapping(obj: Any) -> Any:
     if isinstance(obj, tuple):
         return tuple(redact_mapping(v) for v in obj)
     return obj
+
+
+def redact_jsonable(obj: Any) -> Any:
+    """``redact_mapping(to_jsonable(obj))`` in one pass: a JSON-ready copy (Decimal -> str, datetime
+    -> ISO 'Z', enums -> values, tuples -> lists, keys -> str) with every string redacted and the
+    value of every secret-looking key replaced. For event payloads and log fields."""
+    kind = type(obj)
+    if kind is str:
+        return redact(obj)
+    if kind is dict:
+        return _redact_items(obj)
+    if obj is None or kind is int or kind is float or kind is bool:
+        return obj
+    if kind is Decimal:
+        return format(obj, "f") if obj.is_finite() else str(obj)
+    if kind is list or kind is tuple:
+        return [redact_jsonable(v) for v in obj]
+    if isinstance(obj, Enum):
+        return redact_jsonable(obj.value)
+    if isinstance(obj, str):
+        return redact(str(obj))
+    if isinstance(obj, (bool, int, float)):
+        return obj
+    if isinstance(obj, Mapping):
+        return _redact_items(obj)
+    if isinstance(obj, (list, tuple)):
+        return [redact_jsonable(v) for v in obj]
+    return redact_mapping(to_jsonable(obj))
+
+
+def _redact_items(obj: Mapping[Any, Any]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in obj.items():
+        name = key if type(key) is str else str(to_jsonable(key))
+        if is_secret_key(name) and value is not None and value != "":
+            result[name] = REDACTED
+        else:
+            result[name] = redact_jsonable(value)
+    return result

@@ -1,0 +1,31 @@
+"""Shared fixtures: every test gets its own var/ tree; nothing touches the checkout's var/."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+SHARED_DATA = ROOT.parent / "shared" / "data"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+@pytest.fixture
+def bot_env(tmp_path: Path) -> Iterator[dict[str, str]]:
+    """Environment for running perps-bot as a subprocess inside tmp_path."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("RISK_", "SIM_", "TRADING_", "PERPS_", "COINBASE_"))
+    }
+    env.update(
+        PERPS_DATA_DIR=str(tmp_path / "var/data/perps_bot"),
+        PERPS_LOG_DIR=str(tmp_path / "var/logs"),
+        PYTHONUNBUFFERED="1",
+    )
+    yield env
