@@ -22,7 +22,7 @@ INPUTS = (ROOT / "pyproject.toml", ROOT / "constraints.txt")
 
 
 def ensure_venv() -> None:
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 (this script must explain itself on old Pythons)
         sys.exit(f"bootstrap: error: Python 3.11+ is required (this is {sys.version.split()[0]})")
     if not (BIN / "python").exists():
         print("bootstrap: creating .venv", flush=True)
@@ -61,8 +61,10 @@ def main(argv: list[str]) -> int:
         [str(BIN / "python"), "-m", "pytest", "-q", *rest],
     ]
     for step in steps:
-        print("$ " + " ".join(Path(step[0]).name if i == 0 else a for i, a in enumerate(step)),
-              flush=True)
+        print(
+            "$ " + " ".join(Path(step[0]).name if i == 0 else a for i, a in enumerate(step)),
+            flush=True,
+        )
         code = subprocess.call(step)
         if code != 0:
             return code

@@ -46,15 +46,19 @@ def dumps(value: Any, *, indent: int | None = None) -> str:
     return json.dumps(to_jsonable(value), indent=indent, sort_keys=indent is not None)
 
 
-def atomic_write_text(path: Path, text: str, *, mode: int = 0o644) -> None:
-    """Write ``text`` to ``path`` so that readers see the old or the new file, never half of one."""
+def atomic_write_text(path: Path, text: str, *, mode: int = 0o644, fsync: bool = True) -> None:
+    """Write ``text`` to ``path`` so that readers see the old or the new file, never half of one.
+
+    ``fsync=False`` skips forcing the data to disk: still atomic for readers and across a process
+    crash, but after a power loss the file may be empty. For files rewritten every cycle."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
             handle.flush()
-            os.fsync(handle.fileno())
+            if fsync:
+                os.fsync(handle.fileno())
         os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:

@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -22,7 +22,7 @@ from .config.settings import BrokerKind, Settings
 from .cycle import CycleReport, TradingContext, run_cycle
 from .domain import OrderEvent, OrderStatus
 from .domain.money import fmt
-from .errors import BrokerError, ConfigError
+from .errors import BrokerError, ConfigError, DataError
 from .store.event_store import EventStore
 from .store.health import write_health
 from .telemetry.redaction import register_secret
@@ -30,13 +30,15 @@ from .telemetry.redaction import register_secret
 log = logging.getLogger("trading_core.runner")
 CENT = Decimal("0.01")
 MAX_CONSECUTIVE_FAILURES = 5
+CHECKPOINT_EVERY = 20  # cycles
+REPLAY_RESUME = datetime(1970, 1, 2, tzinfo=UTC)  # "not ahead of any saved replay"
 
 
 @dataclass(frozen=True, slots=True)
 class RunOptions:
     max_cycles: int | None = None  # None: until stopped
     fast_forward: bool = False  # virtual clock, no sleeping (simulated market only)
-    save_every: int = 12  # cycles between paper-exchange saves when nothing traded
+    save_every_s: float = 60.0  # wall seconds between paper-exchange saves when nothing traded
 
 
 @dataclass(slots=True)
@@ -88,23 +90,35 @@ class Bot:
             )
         from .brokers.paper import PaperBroker
         from .sim.engine import FeeSchedule
+        from .sim.replay import replay_start_time
 
         wall = SystemClock()
-        start = settings.sim.start_time
-        # A fresh market starts at SIM_START_TIME when given (reproducible runs), else now; a
-        # saved market continues from its own time either way.
-        opening_clock: Clock = VirtualClock(start) if start is not None else wall
-        broker = PaperBroker.open(
-            settings.paper_state_path,
-            symbols=list(settings.symbols),
-            scenario=settings.sim.scenario,
-            seed=settings.sim.seed,
-            clock=opening_clock,
-            starting_balances={settings.sim.quote_currency: settings.sim.starting_cash},
-            market_data=settings.sim.market_data,
-            fees=FeeSchedule(maker=settings.sim.maker_fee, taker=settings.sim.taker_fee),
-        )
-        market_time = broker.server_time()
+        fresh = not settings.paper_state_path.exists()
+        replay = settings.sim.market_data
+        # A fresh market starts at SIM_START_TIME when given (reproducible runs), at the first
+        # candle of a replay, else now. A saved random-walk market catches up to now (prices
+        # moved while the bot was down); a saved replay resumes at its own cursor, so it is
+        # opened with a clock that is never ahead of it.
+        opening_clock: Clock = wall
+        try:
+            if replay is not None:
+                opening_clock = VirtualClock(replay_start_time(replay) if fresh else REPLAY_RESUME)
+            elif fresh and settings.sim.start_time is not None:
+                opening_clock = VirtualClock(settings.sim.start_time)
+            broker = PaperBroker.open(
+                settings.paper_state_path,
+                symbols=list(settings.symbols),
+                scenario=settings.sim.scenario,
+                seed=settings.sim.seed,
+                clock=opening_clock,
+                starting_balances={settings.sim.quote_currency: settings.sim.starting_cash},
+                market_data=replay,
+                fees=FeeSchedule(maker=settings.sim.maker_fee, taker=settings.sim.taker_fee),
+            )
+            market_time = broker.server_time()
+        except (DataError, ValueError) as exc:  # a bad candle file or symbol set: bad input
+            message = exc.message if isinstance(exc, DataError) else str(exc)
+            raise ConfigError(f"sim: {message}") from None
         clock: Clock
         if self.options.fast_forward:
             clock = VirtualClock(market_time)
@@ -119,13 +133,12 @@ class Bot:
     # --- the loop --------------------------------------------------------------------------
     def run(self) -> RunSummary:
         summary = RunSummary()
-        settings = self.settings
         options = self.options
         now = self.clock.now()
         self._lifecycle("start", now)
         self._resolve_unfinished_orders(now)
         consecutive_failures = 0
-        since_save = 0
+        last_save = time.monotonic()
         try:
             while not self.stop.is_set():
                 if options.max_cycles is not None and summary.cycles >= options.max_cycles:
@@ -148,10 +161,14 @@ class Bot:
                 else:
                     consecutive_failures = 0
                     self._after_cycle(report, summary)
-                    since_save += 1
-                    if report.submitted or report.fills or since_save >= options.save_every:
+                    due = time.monotonic() - last_save >= options.save_every_s
+                    if report.submitted or report.fills or due:
                         self._save_paper()
-                        since_save = 0
+                        last_save = time.monotonic()
+                    if report.cycle % CHECKPOINT_EVERY == 0:
+                        # between cycles, so SQLite's automatic checkpoint (and its fsyncs) never
+                        # lands inside one
+                        self.store.checkpoint()
                 summary.cycles += 1
                 if options.max_cycles is not None and summary.cycles >= options.max_cycles:
                     break
@@ -256,7 +273,9 @@ class Bot:
                 ts=now,
                 symbol=order.symbol,
                 severity="warning",
-                message=f"unfinished order {order.client_order_id} resolved as {order.status.value}",
+                message=(
+                    f"unfinished order {order.client_order_id} resolved as {order.status.value}"
+                ),
             )
         self.store.commit()
 
@@ -322,4 +341,3 @@ class Bot:
             )
         finally:
             self.store.close()
-

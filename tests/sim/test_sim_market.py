@@ -306,3 +306,20 @@ def test_gappy_has_missing_minute_bars_and_one_update_outliers() -> None:
     assert 10 <= outliers <= 60  # about 1 % of 3000 updates
     calm = SimulatedMarket(["BTC-USD"], "calm", seed=4, start=START)
     assert len(calm.candles("BTC-USD", 60, 2000)) == BACKFILL_MINUTES
+
+
+def test_long_absence_is_skipped_not_compounded() -> None:
+    from datetime import timedelta
+
+    from trading_core.sim.market import MAX_CATCH_UP_S
+
+    market = SimulatedMarket(["BTC-USD"], "trend", seed=3, start=START)
+    before = market.quote("BTC-USD").mid
+    later = START + timedelta(days=200)
+    market.advance_to(later)
+    after = market.quote("BTC-USD").mid
+    assert market.time == later
+    # +2 %/hour over 200 days would be e^96; only the last MAX_CATCH_UP_S are walked
+    hours = MAX_CATCH_UP_S / 3600
+    assert after / before < (1.02 ** hours) * 1.5
+    assert market.candles("BTC-USD", 60, limit=1)[0].start > later - timedelta(hours=hours)

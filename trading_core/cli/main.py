@@ -54,7 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--symbols", nargs="+", metavar="SYMBOL", help="e.g. BTC-USD ETH-USD")
     run.add_argument("--interval", type=_number, metavar="S", help="seconds between cycles")
     run.add_argument("--cycles", type=_positive_int, metavar="N", help="stop after N cycles")
-    run.add_argument("--scenario", help="simulated market: calm trend crash flash-crash stale gappy")
+    run.add_argument(
+        "--scenario", help="simulated market: calm, trend, crash, flash-crash, stale, gappy"
+    )
     run.add_argument("--seed", type=int, help="simulated market seed")
     run.add_argument("--market-data", type=Path, metavar="CSV", help="replay candles from a CSV")
     run.add_argument(
@@ -121,35 +123,63 @@ def cmd_run(args: argparse.Namespace) -> int:
     from ..runner import Bot, RunOptions
     from ..telemetry.logging_setup import setup_logging
 
-    settings = load_settings(args.profile, cli=_run_overrides(args), cli_flags=CLI_FLAGS)
+    overrides = _run_overrides(args)
+    settings = load_settings(args.profile, cli=overrides, cli_flags=CLI_FLAGS)
+    if settings.sim.market_data is not None and "symbols" not in overrides:
+        # a candle file holds one product: trade that one unless --symbols says which
+        from ..errors import DataError
+        from ..sim.replay import infer_symbol
+
+        try:
+            symbol = infer_symbol(settings.sim.market_data)
+        except DataError as exc:
+            raise ConfigError(f"--symbols: {exc.message}; name the symbol") from None
+        overrides["symbols"] = [symbol]
+        settings = load_settings(args.profile, cli=overrides, cli_flags=CLI_FLAGS)
     if args.fast_forward and settings.broker is not BrokerKind.PAPER:
         raise ConfigError("--fast-forward: only on the simulated market (broker paper)")
     max_cycles = 1 if args.dev_fast else args.cycles
-    setup_logging(settings.log_path, level=settings.log_level, console=True,
-                  console_level="WARNING" if args.quiet else "INFO")
+    setup_logging(
+        settings.log_path,
+        level=settings.log_level,
+        console=True,
+        console_level="WARNING" if args.quiet else "INFO",
+    )
     stop = threading.Event()
 
     def _stop(signum: int, _frame: object) -> None:
         if stop.is_set():  # a second Ctrl-C while finishing: the cycle is short, keep waiting
             return
-        print(f"{signal.Signals(signum).name}: finishing the current cycle, then stopping",
-              file=sys.stderr, flush=True)
+        print(
+            f"{signal.Signals(signum).name}: finishing the current cycle, then stopping",
+            file=sys.stderr,
+            flush=True,
+        )
         stop.set()
 
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
     echo = (lambda _line: None) if args.quiet else (lambda line: print(line, flush=True))
-    bot = Bot(settings, RunOptions(max_cycles=max_cycles, fast_forward=args.fast_forward),
-              stop=stop, echo=echo)
+    bot = Bot(
+        settings,
+        RunOptions(max_cycles=max_cycles, fast_forward=args.fast_forward),
+        stop=stop,
+        echo=echo,
+    )
     summary = bot.run()
     last = summary.last
     tail = ""
     if last is not None:
-        tail = (f"; equity {last.equity:.2f}, day PnL {last.daily_pnl:+.2f} "
-                f"({last.daily_pnl_pct:+.2%}), open positions {last.open_positions}")
-    print(f"stopped after {summary.cycles} cycle(s): {summary.orders} order(s), "
-          f"{summary.fills} fill(s), {summary.blocked} blocked, {summary.rejected} rejected"
-          f"{tail}", flush=True)
+        tail = (
+            f"; equity {last.equity:.2f}, day PnL {last.daily_pnl:+.2f} "
+            f"({last.daily_pnl_pct:+.2%}), open positions {last.open_positions}"
+        )
+    print(
+        f"stopped after {summary.cycles} cycle(s): {summary.orders} order(s), "
+        f"{summary.fills} fill(s), {summary.blocked} blocked, {summary.rejected} rejected"
+        f"{tail}",
+        flush=True,
+    )
     return summary.exit_code
 
 

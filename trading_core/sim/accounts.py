@@ -9,11 +9,6 @@ from typing import Any
 from ..domain import ZERO, Balance, to_decimal
 
 
-def _tidy(value: Decimal) -> Decimal:
-    """Zero as plain 0 (not 0E-8), so balances read cleanly."""
-    return ZERO if value == ZERO else value
-
-
 class Accounts:
     """Balances per currency (upper-case code -> Decimal): ``available`` to trade and ``hold``
     reserved by working orders. Callers check funds first; this class only moves amounts."""
@@ -35,26 +30,27 @@ class Accounts:
         return self._hold.get(currency, ZERO)
 
     def place_hold(self, currency: str, amount: Decimal) -> None:
-        self._listing = None
-        self._listing = None
-        self._available[currency] = _tidy(self.available(currency) - amount)
-        self._hold[currency] = _tidy(self.held(currency) + amount)
+        self._add(self._available, currency, -amount)
+        self._add(self._hold, currency, amount)
 
     def release_hold(self, currency: str, amount: Decimal) -> None:
-        self._listing = None
-        self._listing = None
-        self._hold[currency] = _tidy(self.held(currency) - amount)
-        self._listing = None
-        self._available[currency] = _tidy(self.available(currency) + amount)
+        self._add(self._hold, currency, -amount)
+        self._add(self._available, currency, amount)
 
     def spend_hold(self, currency: str, amount: Decimal) -> None:
-        self._hold[currency] = _tidy(self.held(currency) - amount)
+        self._add(self._hold, currency, -amount)
 
     def credit(self, currency: str, amount: Decimal) -> None:
-        self._available[currency] = _tidy(self.available(currency) + amount)
+        self._add(self._available, currency, amount)
 
     def debit(self, currency: str, amount: Decimal) -> None:
-        self._available[currency] = _tidy(self.available(currency) - amount)
+        self._add(self._available, currency, -amount)
+
+    def _add(self, book: dict[str, Decimal], currency: str, amount: Decimal) -> None:
+        """The one place amounts change (zero kept as plain 0, the listing cache dropped)."""
+        value = book.get(currency, ZERO) + amount
+        book[currency] = ZERO if value == ZERO else value
+        self._listing = None
 
     def balances(self) -> list[Balance]:
         """Every currency the account has touched, sorted by code."""

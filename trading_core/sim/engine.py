@@ -441,7 +441,7 @@ class MatchingEngine:
                 preview_id=preview_id,
                 errors=errors,
             )
-        bi, qi = product.base_increment, product.quote_increment
+        bi = product.base_increment
         taken_units = sum(u for _, u in plan.takes)
         value = self._takes_value(product, plan.takes)
         fee = value * self.fees.taker
@@ -469,7 +469,6 @@ class MatchingEngine:
         slippage = ZERO
         if size > ZERO and mid > ZERO:
             slippage = ((avg - mid) / mid * request.side.sign).quantize(SLIPPAGE_PLACES)
-        del qi
         return OrderPreview(
             symbol=product.symbol,
             side=request.side,
@@ -722,7 +721,7 @@ class MatchingEngine:
     ) -> OrderPreview:
         """What an edit would leave: the new size/price, fee at the maker rate, and any errors;
         ``preview_id`` is accepted by ``edit_order`` for the same change."""
-        live, price, size, _, problems = self._plan_edit(order_id, limit_price, base_size)
+        _, price, size, _, problems = self._plan_edit(order_id, limit_price, base_size)
         order = self._orders[order_id]
         rate = self.fees.maker
         product = self.market.product(order.symbol)
@@ -730,7 +729,6 @@ class MatchingEngine:
         slippage = ZERO
         if mid > ZERO and price > ZERO:
             slippage = ((price - mid) / mid * order.side.sign).quantize(SLIPPAGE_PLACES)
-        del live
         return OrderPreview(
             symbol=order.symbol,
             side=order.side,

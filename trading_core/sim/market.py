@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 BAR_CAPACITY = 1500  # closed 1-minute bars kept per symbol (a little over a day)
 BACKFILL_MINUTES = 1440  # history generated before a fresh market's start
+MAX_CATCH_UP_S = 6 * 3600  # longer gaps are skipped, not walked
 FINE_STEP_LIMIT_S = 3600  # gaps up to this are walked second by second
 FINE_ZONE_S = BAR_CAPACITY * 60  # beyond this from the target, hour steps without candles
 TWO_PI = 2.0 * math.pi
@@ -230,6 +231,11 @@ class SimulatedMarket(MarketBase):
         if when <= self._time:
             return
         target = math.floor(when.timestamp())
+        if target - self._sec > MAX_CATCH_UP_S:
+            # A long absence (a bot restarted after days): the market sat still for all but the
+            # last MAX_CATCH_UP_S, whose candles follow a gap. Walking months of a trend or
+            # crash scenario would compound its drift into absurd prices.
+            self._sec = target - MAX_CATCH_UP_S
         if target > self._sec:
             end = target
             if self._freeze_sec is not None:

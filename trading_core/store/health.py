@@ -54,7 +54,8 @@ def write_health(
         "pid": os.getpid(),
     }
     doc.update(redact_mapping(to_jsonable(extra)))
-    atomic_write_text(Path(path), json.dumps(doc, indent=2, sort_keys=True) + "\n")
+    # rewritten every cycle: atomic for readers, not worth an fsync each time
+    atomic_write_text(Path(path), json.dumps(doc, indent=2, sort_keys=True) + "\n", fsync=False)
     return doc
 
 
