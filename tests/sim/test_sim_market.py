@@ -321,5 +321,5 @@ def test_long_absence_is_skipped_not_compounded() -> None:
     assert market.time == later
     # +2 %/hour over 200 days would be e^96; only the last MAX_CATCH_UP_S are walked
     hours = MAX_CATCH_UP_S / 3600
-    assert after / before < (1.02 ** hours) * 1.5
+    assert after / before < (1.02**hours) * 1.5
     assert market.candles("BTC-USD", 60, limit=1)[0].start > later - timedelta(hours=hours)
