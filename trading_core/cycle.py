@@ -279,7 +279,10 @@ def run_cycle(ctx: TradingContext, clock: Clock) -> CycleReport:
         if result.outcome is Outcome.SUBMITTED:
             submitted += 1
             if request.side is OrderSide.BUY:
-                cash -= (request.base_size or ZERO) * price
+                # later orders in this cycle see this one in the cash and the exposure caps
+                notional = (request.base_size or ZERO) * price
+                cash -= notional * (1 + settings.sim.taker_fee)
+                exposures[symbol] = exposures.get(symbol, ZERO) + notional
         elif result.outcome is Outcome.BLOCKED:
             blocked += 1
         elif result.outcome is Outcome.DRY_RUN:
