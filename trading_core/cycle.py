@@ -43,7 +43,6 @@ from .strategy import Action, MaCrossoverStrategy, Strategy
 
 log = logging.getLogger("trading_core.cycle")
 CENT = Decimal("0.01")
-STATE_KEY = "bot"
 STRATEGY_KEY = "strategy"
 CANDLE_GRANULARITIES = frozenset({60, 300, 900, 1800, 3600, 7200, 21600, 86400})
 
@@ -87,6 +86,15 @@ class BotState:
             fill_cursor=parse_utc(doc["fill_cursor"]) if doc.get("fill_cursor") else None,
             last_mid={k: Decimal(v) for k, v in (doc.get("last_mid") or {}).items()},
         )
+
+
+def load_bot_state(store: EventStore) -> dict[str, Any] | None:
+    """The state the last committed cycle left behind (kept in its ``cycle`` event)."""
+    last = store.last_event("cycle")
+    if last is None or not isinstance(last.payload, dict):
+        return None
+    doc = last.payload.get("state")
+    return doc if isinstance(doc, dict) else None
 
 
 def _dec(value: Any) -> Decimal | None:
@@ -162,7 +170,7 @@ class TradingContext:
         saved_strategy = store.get_state(STRATEGY_KEY)
         if saved_strategy:
             strategy.restore(saved_strategy)
-        state = BotState.from_doc(store.get_state(STATE_KEY))
+        state = BotState.from_doc(load_bot_state(store))
         modes = modes or TradingModes(
             kill_switch=settings.risk.kill_switch_enabled,
             reduce_only=settings.risk.reduce_only_mode,
@@ -246,7 +254,7 @@ def run_cycle(ctx: TradingContext, clock: Clock) -> CycleReport:
             continue
         signals[symbol] = signal.action.value
         request = _build_request(
-            ctx, signal.action, symbol, quote, qty, equity, cash, exposures, now
+            ctx, signal.action, symbol, quote, qty, equity, cash, exposures, now, cycle
         )
         store.append_event(
             "decision",
@@ -371,9 +379,10 @@ def run_cycle(ctx: TradingContext, clock: Clock) -> CycleReport:
             "operations": counters.operations,
             "failures": counters.failures,
             "modes": report.modes,
+            # what the next cycle (or the next start) carries on from: one write per cycle
+            "state": state.to_doc(),
         },
     )
-    store.set_state(STATE_KEY, state.to_doc(), now)
     store.commit()
     report.duration_s = time.perf_counter() - t0
     return report
@@ -532,6 +541,7 @@ def _build_request(
     cash: Decimal,
     exposures: dict[str, Decimal],
     now: datetime,
+    cycle: int,
 ) -> OrderRequest | OrderRefused:
     product = ctx.products[symbol]
     settings = ctx.settings
@@ -558,7 +568,8 @@ def _build_request(
             "no position)",
             reason="NOTHING_TO_TRADE",
         )
-    purpose = "entry" if side is OrderSide.BUY else "exit"
+    # the cycle number is unique per store and the time per venue: together, one id per decision
+    purpose = f"{'entry' if side is OrderSide.BUY else 'exit'}#{cycle}"
     request = OrderRequest(
         client_order_id=client_order_id(settings.profile, now, symbol, side.value, purpose),
         symbol=symbol,

@@ -248,3 +248,36 @@ def test_sigint_finishes_cycle_and_exits_0(tmp_path: Path, bot_env: dict[str, st
     ).fetchone()
     assert json.loads(last[0])["event"] == "stop"
     assert conn.execute("pragma integrity_check").fetchone()[0] == "ok"
+
+
+KRAKEN = (
+    Path(__file__).resolve().parents[1] / "fixtures" / "kraken_btc_usd_5m_2023-02-20_2023-02-23.csv"
+)
+
+
+def test_replay_of_real_candles_infers_symbol_and_resumes(
+    tmp_path: Path, bot_env: dict[str, str]
+) -> None:
+    args = ("--profile", "dev", "--market-data", str(KRAKEN), "--interval", "300", "--fast-forward")
+    first = run_bot(tmp_path, bot_env, *args, "--cycles", "700")  # past 2023-02-22 01:30
+    assert first.returncode == 0, first.stderr
+    conn = db(tmp_path)
+    symbols = {
+        row[0]
+        for row in conn.execute("select distinct symbol from events where symbol is not null")
+    }
+    assert symbols <= {"BTC-USD"}
+    first_cycles = conn.execute("select min(ts), max(ts) from events where type='cycle'").fetchone()
+    assert first_cycles[0].startswith("2023-02-20")  # the replay's own time, not today
+    # the real 15-bar gap on 2023-02-22 shows up as stale market data
+    assert (
+        count(conn, "select count(*) from events where message like 'market_data_staleness%'") >= 1
+    )
+    conn.close()
+    second = run_bot(tmp_path, bot_env, *args, "--cycles", "10")
+    assert second.returncode == 0, second.stderr
+    conn = db(tmp_path)
+    resumed = conn.execute(
+        "select min(ts) from events where type='cycle' and cycle > 700"
+    ).fetchone()[0]
+    assert resumed > first_cycles[1]  # continues from its cursor

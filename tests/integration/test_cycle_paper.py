@@ -15,7 +15,7 @@ import pytest
 from trading_core.brokers.paper import PaperBroker
 from trading_core.clock import VirtualClock
 from trading_core.config import Settings, load_settings
-from trading_core.cycle import TradingContext, run_cycle
+from trading_core.cycle import TradingContext, load_bot_state, run_cycle
 from trading_core.domain import Order, OrderRequest, OrderSide, OrderStatus, OrderType, TimeInForce
 from trading_core.risk import TradingModes
 from trading_core.runner import Bot, RunOptions
@@ -79,7 +79,7 @@ def test_one_cycle_end_to_end(rig: Rig) -> None:
     reader = EventStore.open_readonly(rig.settings.store_path)
     try:
         assert [e.type for e in reader.events(type="cycle")] == ["cycle"]
-        assert reader.get_state("bot")["cycle"] == 1
+        assert load_bot_state(reader)["cycle"] == 1  # type: ignore[index]
     finally:
         reader.close()
 
@@ -135,7 +135,7 @@ def test_utc_midnight_resets_the_day(tmp_path: Path) -> None:
     assert first_new.daily_pnl == 0 and first_new.day_start_equity == first_new.equity
     pnl_events = [e.message for e in r.store.events(type="pnl")]
     assert any("closed" in (m or "") for m in pnl_events)
-    assert r.store.get_state("bot")["day"] == "2026-03-03"
+    assert load_bot_state(r.store)["day"] == "2026-03-03"  # type: ignore[index]
     r.store.close()
 
 
@@ -218,3 +218,47 @@ def test_stop_event_finishes_cleanly(tmp_path: Path) -> None:
         assert store.last_event("lifecycle").payload["event"] == "stop"  # type: ignore[union-attr]
     finally:
         store.close()
+
+
+class _BuyEverything:
+    """A strategy that wants to buy every symbol every cycle while flat."""
+
+    name = "buy_everything"
+
+    def on_price(self, symbol: str, price: Decimal, now: datetime) -> None:
+        return None
+
+    def decide(self, symbol: str, position_qty: Decimal, mark: Decimal) -> Any:
+        from trading_core.strategy import Action, Signal
+
+        action = Action.BUY if position_qty == 0 else Action.HOLD
+        return Signal(symbol, action, "test", mark)
+
+    def snapshot(self) -> dict[str, Any]:
+        return {}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        return None
+
+
+def test_orders_in_one_cycle_respect_the_total_exposure_cap(tmp_path: Path) -> None:
+    settings = settings_for(
+        tmp_path,
+        risk={"max_exposure_pct": "0.12"},
+        strategy={"position_fraction": "0.05"},
+    )
+    clock = VirtualClock(START)
+    broker = PaperBroker.open(
+        settings.paper_state_path,
+        symbols=list(settings.symbols),
+        clock=clock,
+        starting_balances={"USD": settings.sim.starting_cash},
+    )
+    store = EventStore(settings.store_path)
+    ctx = TradingContext.build(settings, broker, store, strategy=_BuyEverything())
+    clock.advance(5)
+    report = run_cycle(ctx, clock)
+    store.close()
+    assert report.submitted == 2  # 5% + 5% fit under 12%; the third would make 15%
+    assert report.blocked == 8
+    assert report.exposure / report.equity <= Decimal("0.12")

@@ -21,12 +21,8 @@ from trading_core.sim import MatchingEngine, SimulatedMarket, default_products
 
 START = datetime(2025, 1, 1, tzinfo=UTC)
 TOP_TEN = list(default_products())
-KRAKEN = (
-    Path(__file__).resolve().parents[2].parent
-    / "shared"
-    / "data"
-    / ("kraken_btc_usd_5m_2023-01_2023-03.csv")
-)
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+KRAKEN = FIXTURES / "kraken_btc_usd_5m_2023-02-20_2023-02-23.csv"  # real data, 4 days
 
 
 def buy(cid: str, size: str = "0.01", symbol: str = "BTC-USD") -> OrderRequest:
@@ -177,11 +173,11 @@ def test_corrupt_state_and_replays(tmp_path: Path) -> None:
             tmp_path / "new.json", symbols=[], scenario="boom", clock=VirtualClock(START)
         )
     replay_path = tmp_path / "replay.json"
-    clock = VirtualClock(datetime(2023, 1, 1, tzinfo=UTC))
+    clock = VirtualClock(datetime(2023, 2, 20, tzinfo=UTC))
     broker = PaperBroker.open(replay_path, symbols=["BTC-USD"], clock=clock, market_data=KRAKEN)
     clock.advance(3600)
     quote = broker.get_quote("BTC-USD")
-    assert quote.time == datetime(2023, 1, 1, 1, tzinfo=UTC)
+    assert quote.time == datetime(2023, 2, 20, 1, tzinfo=UTC)
     broker.save()
     again = PaperBroker.open(replay_path, symbols=[], clock=clock, market_data=KRAKEN)
     assert again.get_quote("BTC-USD") == quote
