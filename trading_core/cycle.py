@@ -38,6 +38,7 @@ from .execution import (
     quantize_request,
 )
 from .risk import PreTradeRisk, RiskContext, TradingModes
+from .risk.guards.base import GuardResult
 from .store.event_store import EventStore
 from .strategy import Action, MaCrossoverStrategy, Strategy
 
@@ -129,6 +130,11 @@ class CycleReport:
     failures: int
     stale_symbols: list[str]
     errors: list[str]
+    exposures: dict[str, Decimal] = field(default_factory=dict)  # abs notional per symbol
+    quote_ages: dict[str, float] = field(default_factory=dict)  # seconds, per symbol quoted
+    block_reasons: dict[str, int] = field(default_factory=dict)  # risk check name -> count
+    reject_reasons: dict[str, int] = field(default_factory=dict)  # venue reason -> count
+    guards: list[GuardResult] = field(default_factory=list)  # runtime guard verdicts
 
     @property
     def ok(self) -> bool:
@@ -241,6 +247,8 @@ def run_cycle(ctx: TradingContext, clock: Clock) -> CycleReport:
 
     signals: dict[str, str] = {}
     holds = submitted = blocked = rejected = dry = 0
+    block_reasons: dict[str, int] = {}
+    reject_reasons: dict[str, int] = {}
     cash = _cash_available(balances, settings.sim.quote_currency)
     for symbol, quote in quotes.items():
         ctx.strategy.on_price(symbol, quote.mid, now)
@@ -275,6 +283,7 @@ def run_cycle(ctx: TradingContext, clock: Clock) -> CycleReport:
                 payload={"check": "sizing", "reason": request.reason},
             )
             blocked += 1
+            block_reasons["sizing"] = block_reasons.get("sizing", 0) + 1
             continue
         price = quote.ask if request.side is OrderSide.BUY else quote.bid
         risk_ctx = RiskContext(
@@ -293,10 +302,13 @@ def run_cycle(ctx: TradingContext, clock: Clock) -> CycleReport:
                 exposures[symbol] = exposures.get(symbol, ZERO) + notional
         elif result.outcome is Outcome.BLOCKED:
             blocked += 1
+            check = result.check or "risk"
+            block_reasons[check] = block_reasons.get(check, 0) + 1
         elif result.outcome is Outcome.DRY_RUN:
             dry += 1
         elif result.outcome is Outcome.REJECTED:
             rejected += 1
+            reject_reasons[result.reason] = reject_reasons.get(result.reason, 0) + 1
         else:
             counters.failures += 1
             counters.errors.append(f"{symbol}: {result.reason}")
@@ -348,6 +360,10 @@ def run_cycle(ctx: TradingContext, clock: Clock) -> CycleReport:
         failures=counters.failures,
         stale_symbols=sorted(state.stale),
         errors=counters.errors,
+        exposures=exposures,
+        quote_ages={s: (now - q.time).total_seconds() for s, q in quotes.items()},
+        block_reasons=block_reasons,
+        reject_reasons=reject_reasons,
     )
     if cycle == 1 or fills or cycle % settings.pnl_log_every == 0:
         _log_pnl(report)

@@ -1,5 +1,5 @@
 """Broker port and adapters."""
 
-from .base import Broker
+from .base import Broker, BrokerStats, FeedStatus
 
-__all__ = ["Broker"]
+__all__ = ["Broker", "BrokerStats", "FeedStatus"]

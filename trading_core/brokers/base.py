@@ -12,6 +12,7 @@ Conventions every adapter keeps:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Protocol, runtime_checkable
@@ -97,3 +98,24 @@ class Broker(Protocol):
     ) -> list[Fill]:
         """Fills oldest first (``since`` is exclusive)."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class FeedStatus:
+    """One streaming feed (e.g. "ticker", "level2", "user") as a venue adapter sees it."""
+
+    connected: bool
+    last_message_at: datetime | None
+    reconnects: int = 0
+    gaps: int = 0  # sequence gaps detected (each followed by a resync)
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerStats:
+    """Counters an adapter may expose through an optional ``stats()`` method (telemetry reads
+    them; brokers without one simply have no API/feed metrics). Counts are cumulative."""
+
+    requests: dict[tuple[str, str], int] = field(default_factory=dict)  # (endpoint, status) -> n
+    rate_limit_remaining: float | None = None  # from the venue's rate-limit headers
+    feeds: dict[str, FeedStatus] = field(default_factory=dict)
+    last_message_at: dict[str, datetime] = field(default_factory=dict)  # per symbol, any feed

@@ -38,6 +38,7 @@ class ExecutionResult:
     request: OrderRequest
     order: Order | None = None
     reason: str = ""
+    check: str = ""  # the risk check that blocked it
 
 
 def describe(request: OrderRequest) -> str:
@@ -100,7 +101,9 @@ class OrderExecutor:
                 decision.reason,
                 extra={"fields": fields},
             )
-            return ExecutionResult(Outcome.BLOCKED, request, reason=decision.reason)
+            return ExecutionResult(
+                Outcome.BLOCKED, request, reason=decision.reason, check=decision.check
+            )
 
         if dry_run:
             message = f"DRY RUN: would {describe(request)} at ~{fmt(ctx.price)}"
