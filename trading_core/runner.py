@@ -13,17 +13,17 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from .brokers.base import Broker
-from .clock import Clock, OffsetClock, SystemClock, VirtualClock
-from .config.settings import BrokerKind, Settings
+from .clock import Clock, VirtualClock
+from .config.settings import Settings
 from .cycle import CycleReport, TradingContext, run_cycle
 from .domain import OrderEvent, OrderStatus
 from .domain.money import fmt
-from .errors import BrokerError, ConfigError, DataError
+from .errors import BrokerError
 from .store.event_store import EventStore
 from .store.health import write_health
 from .telemetry.redaction import register_secret
@@ -32,7 +32,6 @@ log = logging.getLogger("trading_core.runner")
 CENT = Decimal("0.01")
 MAX_CONSECUTIVE_FAILURES = 5
 CHECKPOINT_EVERY = 20  # cycles
-REPLAY_RESUME = datetime(1970, 1, 2, tzinfo=UTC)  # "not ahead of any saved replay"
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,53 +86,9 @@ class Bot:
 
     # --- construction ----------------------------------------------------------------------
     def _open_broker(self) -> tuple[Broker, Clock]:
-        settings = self.settings
-        if settings.broker is BrokerKind.COINBASE:
-            raise ConfigError(
-                f"broker: profile {settings.profile!r} trades on Coinbase, whose adapter is not "
-                "built yet; use --profile dev (paper trading on the simulated market)"
-            )
-        from .brokers.paper import PaperBroker
-        from .sim.engine import FeeSchedule
-        from .sim.replay import replay_start_time
+        from .brokers.factory import open_broker
 
-        wall = SystemClock()
-        fresh = not settings.paper_state_path.exists()
-        replay = settings.sim.market_data
-        # A fresh market starts at SIM_START_TIME when given (reproducible runs), at the first
-        # candle of a replay, else now. A saved random-walk market catches up to now (prices
-        # moved while the bot was down); a saved replay resumes at its own cursor, so it is
-        # opened with a clock that is never ahead of it.
-        opening_clock: Clock = wall
-        try:
-            if replay is not None:
-                opening_clock = VirtualClock(replay_start_time(replay) if fresh else REPLAY_RESUME)
-            elif fresh and settings.sim.start_time is not None:
-                opening_clock = VirtualClock(settings.sim.start_time)
-            broker = PaperBroker.open(
-                settings.paper_state_path,
-                symbols=list(settings.symbols),
-                scenario=settings.sim.scenario,
-                seed=settings.sim.seed,
-                clock=opening_clock,
-                starting_balances={settings.sim.quote_currency: settings.sim.starting_cash},
-                market_data=replay,
-                fees=FeeSchedule(maker=settings.sim.maker_fee, taker=settings.sim.taker_fee),
-            )
-            market_time = broker.server_time()
-        except (DataError, ValueError) as exc:  # a bad candle file or symbol set: bad input
-            message = exc.message if isinstance(exc, DataError) else str(exc)
-            raise ConfigError(f"sim: {message}") from None
-        clock: Clock
-        if self.options.fast_forward:
-            clock = VirtualClock(market_time)
-        else:
-            offset = market_time - wall.now()
-            # The simulated exchange's clock may run ahead (after a fast-forward run) or behind
-            # (a CSV replay): keep its time flowing at wall speed from where it stands.
-            clock = OffsetClock(offset) if abs(offset) > timedelta(seconds=1) else wall
-        broker.clock = clock
-        return broker, clock
+        return open_broker(self.settings, fast_forward=self.options.fast_forward)
 
     # --- the loop --------------------------------------------------------------------------
     def run(self) -> RunSummary:

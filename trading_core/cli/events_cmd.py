@@ -186,3 +186,8 @@ def _silence_stdout() -> None:
         os.dup2(devnull, sys.stdout.fileno())
     except (OSError, ValueError):
         pass
+
+
+def register(subparsers: Any) -> None:
+    """Hook for trading_core.cli.main.COMMAND_MODULES."""
+    add_events_parser(subparsers)

@@ -5,6 +5,7 @@ Exit codes: 0 done, 1 failed while running, 2 bad input (one line on stderr, not
 from __future__ import annotations
 
 import argparse
+import importlib
 import signal
 import sys
 import threading
@@ -15,6 +16,11 @@ from typing import Any, NoReturn
 from ..errors import ConfigError, TradingError
 
 PROG = "perps-bot"
+
+#: Subcommand modules beside this one. Each has ``register(subparsers)``, which adds its parser
+#: and sets ``handler=<function(args) -> exit code>`` as the parser default. Heavy imports go
+#: inside the handlers, so building the parser stays cheap.
+COMMAND_MODULES: tuple[str, ...] = ("events_cmd",)
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -69,9 +75,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--log-level", help="DEBUG, INFO, WARNING, ERROR")
     run.add_argument("--quiet", action="store_true", help="no per-cycle lines on stdout")
 
-    from .events_cmd import add_events_parser
+    run.set_defaults(handler=cmd_run)
 
-    add_events_parser(commands)
+    for name in COMMAND_MODULES:
+        module = importlib.import_module(f"{__package__}.{name}")
+        module.register(commands)
     return parser
 
 
@@ -191,15 +199,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         print(f"{PROG} {__version__}")
         return 0
-    try:
-        if args.command == "run":
-            return cmd_run(args)
-        if args.command == "events":
-            from .events_cmd import run_events
-
-            return run_events(args)
+    handler = getattr(args, "handler", None)
+    if handler is None:
         parser.print_help()
         return 2
+    try:
+        return int(handler(args))
     except TradingError as exc:
         print(f"{PROG}: error: {exc.message}", file=sys.stderr)
         return 2 if isinstance(exc, ConfigError) or exc.kind.value in ("rejected", "auth") else 1
