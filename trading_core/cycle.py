@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from .brokers.base import Broker
@@ -39,6 +40,9 @@ from .execution import (
 )
 from .risk import PreTradeRisk, RiskContext, TradingModes
 from .risk.guards.base import GuardResult
+from .risk.guards.inputs import GuardInputs
+from .risk.guards.manager import GuardManager, Restrictions
+from .risk.modes import ModeController
 from .store.event_store import EventStore
 from .strategy import Action, MaCrossoverStrategy, Strategy
 
@@ -151,7 +155,9 @@ class TradingContext:
     strategy: Strategy
     risk: PreTradeRisk
     executor: OrderExecutor
-    modes: TradingModes
+    modes: TradingModes  # the modes in force this cycle (recomputed by mode_control)
+    mode_control: ModeController
+    guards: GuardManager
     state: BotState
     ledger: dict[str, Position] = field(default_factory=dict)  # the bot's own books, from fills
     products: dict[str, Product] = field(default_factory=dict)
@@ -165,7 +171,11 @@ class TradingContext:
         *,
         modes: TradingModes | None = None,
         strategy: Strategy | None = None,
+        env_file: Path | None = None,
     ) -> TradingContext:
+        """``modes`` are the start modes (settings and CLI by default); the kill switch and
+        reduce-only flags are re-read every cycle from the process environment and ``env_file``
+        (the runner passes the .env file), and latches from the store."""
         risk = PreTradeRisk(settings.risk)
         strategy = strategy or MaCrossoverStrategy(
             settings.strategy.short_window,
@@ -181,14 +191,20 @@ class TradingContext:
             kill_switch=settings.risk.kill_switch_enabled,
             reduce_only=settings.risk.reduce_only_mode,
         )
+        environ = None if env_file is not None else {}
+        mode_control = ModeController(store, start=modes, env_file=env_file, environ=environ)
         ctx = cls(
             settings=settings,
             broker=broker,
             store=store,
             strategy=strategy,
             risk=risk,
-            executor=OrderExecutor(broker, store, risk),
+            executor=OrderExecutor(
+                broker, store, risk, max_slippage_bps=settings.risk.max_slippage_bps
+            ),
             modes=modes,
+            mode_control=mode_control,
+            guards=GuardManager(settings.risk, store, mode_control),
             state=state,
             ledger=store.positions(),
         )
@@ -245,6 +261,10 @@ def run_cycle(ctx: TradingContext, clock: Clock) -> CycleReport:
     if state.day != now.date().isoformat():
         _roll_day(ctx, now, cycle, equity)
 
+    guard_results, restrictions = _run_guards(
+        ctx, now, cycle, quotes, positions, equity, exposures, counters
+    )
+
     signals: dict[str, str] = {}
     holds = submitted = blocked = rejected = dry = 0
     block_reasons: dict[str, int] = {}
@@ -287,7 +307,12 @@ def run_cycle(ctx: TradingContext, clock: Clock) -> CycleReport:
             continue
         price = quote.ask if request.side is OrderSide.BUY else quote.bid
         risk_ctx = RiskContext(
-            equity=equity, price=price, position_qty=qty, exposures=exposures, modes=ctx.modes
+            equity=equity,
+            price=price,
+            position_qty=qty,
+            exposures=exposures,
+            modes=ctx.modes,
+            restrictions=restrictions,
         )
         counters.operations += 1
         result = ctx.executor.place(
@@ -364,6 +389,7 @@ def run_cycle(ctx: TradingContext, clock: Clock) -> CycleReport:
         quote_ages={s: (now - q.time).total_seconds() for s, q in quotes.items()},
         block_reasons=block_reasons,
         reject_reasons=reject_reasons,
+        guards=guard_results,
     )
     if cycle == 1 or fills or cycle % settings.pnl_log_every == 0:
         _log_pnl(report)
@@ -395,13 +421,64 @@ def run_cycle(ctx: TradingContext, clock: Clock) -> CycleReport:
             "operations": counters.operations,
             "failures": counters.failures,
             "modes": report.modes,
+            "guards": {g.name: f"{g.level.label}:{_guard_value(g)}" for g in guard_results},
             # what the next cycle (or the next start) carries on from: one write per cycle
             "state": state.to_doc(),
         },
     )
+    ctx.guards.errors.add(now, counters.operations, counters.failures)
     store.commit()
     report.duration_s = time.perf_counter() - t0
     return report
+
+
+def _run_guards(
+    ctx: TradingContext,
+    now: datetime,
+    cycle: int,
+    quotes: dict[str, Quote],
+    positions: dict[str, Position],
+    equity: Decimal,
+    exposures: dict[str, Decimal],
+    counters: _Counters,
+) -> tuple[list[GuardResult], Restrictions]:
+    """Evaluate the runtime guards on this cycle's figures, apply what they demand, and settle
+    the modes in force for the rest of the cycle."""
+    guards = ctx.guards
+    state = ctx.state
+    for symbol, quote in quotes.items():
+        guards.observe_market(symbol, quote.time, quote.mid, now)
+    feed_ages: dict[str, float] = {}
+    stats_fn = getattr(ctx.broker, "stats", None)
+    if callable(stats_fn):
+        stats = stats_fn()
+        for feed, status in stats.feeds.items():
+            if status.last_message_at is not None:
+                feed_ages[feed] = max((now - status.last_message_at).total_seconds(), 0.0)
+    inputs = GuardInputs(
+        now=now,
+        equity=equity,
+        day_start_equity=state.day_start_equity or equity,
+        equity_peak=max(state.equity_peak or equity, equity),
+        open_positions=sum(1 for p in positions.values() if not p.is_flat),
+        exposures=exposures,
+        data_ages=guards.data_ages(ctx.settings.symbols, now),
+        feed_ages=feed_ages,
+        operations=guards.errors.operations + counters.operations,
+        failures=guards.errors.failures + counters.failures,
+        volatility=guards.volatility.all(),
+    )
+    results = guards.evaluate(inputs)
+    restrictions = guards.apply(
+        results, now=now, cycle=cycle, broker=ctx.broker, positions=positions
+    )
+    ctx.modes = ctx.mode_control.current(now)
+    return results, restrictions
+
+
+def _guard_value(result: GuardResult) -> str:
+    value = result.value
+    return "" if value is None else format(value, "f") if value.is_finite() else str(value)
 
 
 def _read_quotes(

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from .brokers.base import Broker
@@ -75,7 +76,9 @@ class Bot:
         self.store = EventStore(settings.store_path)
         try:
             self.broker, self.clock = self._open_broker()
-            self.ctx = TradingContext.build(settings, self.broker, self.store)
+            self.ctx = TradingContext.build(
+                settings, self.broker, self.store, env_file=Path(".env")
+            )
             if isinstance(self.clock, VirtualClock) and self.ctx.state.cycle > 0:
                 # resuming a fast-forward run: the last cycle ran at the market's current time,
                 # so the first cycle of this run is one interval later, never at the same instant

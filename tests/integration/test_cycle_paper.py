@@ -113,7 +113,10 @@ def test_reduce_only_sells_but_never_buys(tmp_path: Path) -> None:
     held = {p.symbol for p in r.broker.list_positions() if not p.is_flat}
     assert held, "the trend scenario should leave positions"
     buys_before = len([o for o in r.broker.list_orders() if o.side is OrderSide.BUY])
-    r.ctx.modes = TradingModes(reduce_only=True)
+    r.ctx.mode_control.set_latch(
+        "reduce_only", True, now=r.clock.now(), set_by="test", reason="operator says so"
+    )
+    r.store.commit()
     r.ctx.strategy.trailing_stop_pct = Decimal("0.0001")  # type: ignore[attr-defined]
     r.ctx.strategy._keep = Decimal("0.9999")  # type: ignore[attr-defined]
     r.cycles(200)

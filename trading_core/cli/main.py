@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import signal
 import sys
 import threading
@@ -20,7 +21,7 @@ PROG = "perps-bot"
 #: Subcommand modules beside this one. Each has ``register(subparsers)``, which adds its parser
 #: and sets ``handler=<function(args) -> exit code>`` as the parser default. Heavy imports go
 #: inside the handlers, so building the parser stays cheap.
-COMMAND_MODULES: tuple[str, ...] = ("events_cmd",)
+COMMAND_MODULES: tuple[str, ...] = ("events_cmd", "guards_cmd")
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -210,6 +211,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2 if isinstance(exc, ConfigError) or exc.kind.value in ("rejected", "auth") else 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `perps-bot ... | head`: the reader left; not an error
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (stdout must stay valid until exit)
+        return 0
 
 
 if __name__ == "__main__":

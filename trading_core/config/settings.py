@@ -58,6 +58,48 @@ class RiskSettings(Section):
     max_symbol_notional: PositiveDecimal = Decimal("25000")  # quote currency, per symbol
     max_tick_jump_pct: Annotated[Decimal, Field(gt=0, le=1)] = Decimal("0.10")  # bad-tick filter
     max_quote_age_seconds: Annotated[float, Field(gt=0)] = 60.0  # older quotes: no new orders
+    max_slippage_bps: Annotated[Decimal, Field(gt=0)] = Decimal(
+        "50"
+    )  # preview vs mid, market orders
+
+    # Runtime guards (runbook Alert Thresholds; fractions are of equity, ages in seconds).
+    daily_loss_warning_pct: Fraction = Decimal("0.01")
+    daily_loss_critical_pct: Fraction = Decimal("0.02")
+    error_rate_warning: Fraction = Decimal("0.10")
+    error_rate_critical: Fraction = Decimal("0.25")
+    error_rate_window_seconds: Annotated[float, Field(gt=0)] = 300.0
+    error_rate_min_operations: Annotated[int, Field(ge=1)] = 20
+    halt_cooldown_seconds: Annotated[float, Field(ge=0)] = 900.0  # halt holds this long after
+    staleness_warning_seconds: Annotated[float, Field(gt=0)] = 300.0
+    staleness_critical_seconds: Annotated[float, Field(gt=0)] = 900.0
+    position_count_warning: Annotated[int, Field(ge=1)] = 10
+    position_count_critical: Annotated[int, Field(ge=1)] = 20
+    drawdown_warning_pct: Fraction = Decimal("0.05")
+    drawdown_critical_pct: Fraction = Decimal("0.10")
+    volatility_window: Annotated[int, Field(ge=5, le=10000)] = 60  # price samples per symbol
+    volatility_warning: Annotated[Decimal, Field(gt=0)] = Decimal("2.0")  # annualised, 2.0 = 200%
+    volatility_critical: Annotated[Decimal, Field(gt=0)] = Decimal("4.0")  # -> reduce-only
+    volatility_kill: Annotated[Decimal, Field(gt=0)] = Decimal("8.0")  # -> kill switch
+    concentration_warning: Fraction = Decimal("0.50")  # Herfindahl index of exposure
+    concentration_critical: Fraction = Decimal("0.70")
+    concentration_min_exposure_pct: Fraction = Decimal("0.20")  # below this: not judged
+
+    @model_validator(mode="after")
+    def _ordered_thresholds(self) -> RiskSettings:
+        pairs = (
+            ("daily_loss_warning_pct", "daily_loss_critical_pct"),
+            ("error_rate_warning", "error_rate_critical"),
+            ("staleness_warning_seconds", "staleness_critical_seconds"),
+            ("position_count_warning", "position_count_critical"),
+            ("drawdown_warning_pct", "drawdown_critical_pct"),
+            ("volatility_warning", "volatility_critical"),
+            ("volatility_critical", "volatility_kill"),
+            ("concentration_warning", "concentration_critical"),
+        )
+        for low, high in pairs:
+            if getattr(self, low) > getattr(self, high):
+                raise ValueError(f"risk: {low} must not exceed {high}")
+        return self
 
 
 class StrategySettings(Section):

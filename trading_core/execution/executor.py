@@ -9,13 +9,14 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from enum import StrEnum
 
 from ..brokers.base import Broker
-from ..domain import Order, OrderEvent, OrderRequest, OrderStatus
+from ..domain import Order, OrderEvent, OrderRequest, OrderStatus, OrderType
 from ..domain.money import fmt
 from ..errors import BrokerError, ErrorKind, OrderRejected
-from ..risk import PreTradeRisk, RiskContext
+from ..risk import PreTradeRisk, RiskContext, RiskDecision
 from ..store.event_store import EventStore
 
 log = logging.getLogger("trading_core.execution")
@@ -65,6 +66,7 @@ class OrderExecutor:
         max_attempts: int = 3,
         backoff_seconds: float = 0.5,
         sleep: Callable[[float], None] | None = None,
+        max_slippage_bps: Decimal | None = None,
     ) -> None:
         self.broker = broker
         self.store = store
@@ -72,6 +74,7 @@ class OrderExecutor:
         self.max_attempts = max_attempts
         self.backoff_seconds = backoff_seconds
         self._sleep = sleep or (lambda _s: None)
+        self.max_slippage_bps = max_slippage_bps
 
     def place(
         self,
@@ -83,6 +86,8 @@ class OrderExecutor:
         dry_run: bool,
     ) -> ExecutionResult:
         decision = self.risk.check(request, ctx)
+        if decision.allowed:
+            decision = self._slippage_block(request, ctx) or decision
         fields = {"client_id": request.client_order_id, "cycle": cycle}
         if not decision.allowed:
             self.store.append_event(
@@ -192,6 +197,26 @@ class OrderExecutor:
             extra={"fields": fields},
         )
         return ExecutionResult(outcome, request, intent, reason=last_error.message)
+
+    def _slippage_block(self, request: OrderRequest, ctx: RiskContext) -> RiskDecision | None:
+        """Market orders are previewed against the book; too much estimated slippage (or a
+        preview the venue would reject) blocks the order before it is sent."""
+        if request.order_type is not OrderType.MARKET or self.max_slippage_bps is None:
+            return None
+        try:
+            preview = self.broker.preview_order(request)
+        except BrokerError as exc:
+            return RiskDecision(False, "preview", f"preview failed: {exc.message}")
+        if preview.errors:
+            return RiskDecision(False, "preview", "; ".join(preview.errors))
+        bps = abs(preview.slippage) * 10000
+        if bps > self.max_slippage_bps:
+            return RiskDecision(
+                False,
+                "slippage",
+                f"estimated slippage {bps:.1f} bps exceeds {self.max_slippage_bps} bps",
+            )
+        return None
 
     def _accepted(
         self,

@@ -6,12 +6,14 @@ wins. Exits that reduce exposure pass every check except the kill switch."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from ..config.settings import RiskSettings
 from ..domain import OrderRequest, OrderSide
 from ..domain.money import ZERO, fmt
+from .guards.manager import Restrictions
+from .guards.runtime import herfindahl
 from .modes import TradingModes
 
 
@@ -35,6 +37,7 @@ class RiskContext:
     position_qty: Decimal  # signed base quantity held in the order's symbol
     exposures: Mapping[str, Decimal]  # absolute notional per symbol, at current marks
     modes: TradingModes
+    restrictions: Restrictions = field(default_factory=Restrictions)
 
 
 def increases_exposure(request: OrderRequest, position_qty: Decimal) -> bool:
@@ -57,11 +60,28 @@ class PreTradeRisk:
             return RiskDecision.ok()
         if request.reduce_only:
             return RiskDecision(False, "reduce_only", "reduce-only order would increase exposure")
-        if ctx.modes.reduce_only:
-            return RiskDecision(False, "reduce_only", "reduce-only mode: order would add exposure")
-        if ctx.modes.halted:
-            reason = ctx.modes.reason or "trading halted"
+        limits = ctx.restrictions
+        if ctx.modes.reduce_only or limits.reduce_only:
+            why = ctx.modes.reason or limits.reasons.get("reduce_only", "")
+            return RiskDecision(
+                False,
+                "reduce_only",
+                "reduce-only mode: order would add exposure" + (f" ({why})" if why else ""),
+            )
+        if ctx.modes.halted or limits.halted:
+            reason = ctx.modes.reason or limits.reasons.get("halted") or "trading halted"
             return RiskDecision(False, "halted", f"{reason}: no new exposure")
+        if limits.block_all_symbols or request.symbol in limits.blocked_symbols:
+            why = limits.reasons.get("market_data_staleness", "")
+            return RiskDecision(
+                False, "market_data_staleness", f"{request.symbol}: market data stale ({why})"
+            )
+        if limits.block_new_positions and ctx.position_qty == ZERO:
+            return RiskDecision(
+                False,
+                "position_count",
+                f"no new positions: {limits.reasons.get('position_count', '')}",
+            )
         if ctx.equity <= ZERO:
             return RiskDecision(False, "equity", "equity is not positive")
         notional = self._notional(request, ctx.price)
@@ -83,6 +103,15 @@ class PreTradeRisk:
                 f"{request.symbol} would be {symbol_after / ctx.equity:.2%} of equity "
                 f"(cap {self.settings.max_position_pct:.2%})",
             )
+        if limits.block_concentration:
+            after = dict(ctx.exposures)
+            after[request.symbol] = symbol_after
+            if herfindahl(after) > herfindahl(ctx.exposures):
+                return RiskDecision(
+                    False,
+                    "concentration",
+                    f"order would raise concentration ({limits.reasons.get('concentration', '')})",
+                )
         total_after = sum(ctx.exposures.values(), ZERO) + notional
         if total_after > ctx.equity * self.settings.max_exposure_pct:
             return RiskDecision(
