@@ -37,7 +37,9 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[index]
 
 
-def cycle_latency(symbols: list[str], cycles: int, scenario: str) -> dict[str, float]:
+def cycle_latency(
+    symbols: list[str], cycles: int, scenario: str, *, guards: bool = True
+) -> dict[str, object]:
     with tempfile.TemporaryDirectory() as tmp:
         settings = load_settings(
             "dev",
@@ -58,6 +60,8 @@ def cycle_latency(symbols: list[str], cycles: int, scenario: str) -> dict[str, f
         )
         store = EventStore(settings.store_path)
         ctx = TradingContext.build(settings, broker, store)
+        if not guards:
+            ctx.guards.guards = []  # to measure what the runtime guards cost per cycle
         gc.collect()
         gc.freeze()  # as the runner does: start-up objects out of the collector's way
         durations: list[float] = []
@@ -131,10 +135,20 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--scenario", default="calm")
     args = parser.parse_args()
+    ten = list(TOP_TEN_USD)
+    with_guards = cycle_latency(ten, args.cycles, args.scenario)
+    without = cycle_latency(ten, args.cycles, args.scenario, guards=False)
+    p50_with = with_guards["cycles_without_orders"]["p50_ms"]  # type: ignore[index]
+    p50_without = without["cycles_without_orders"]["p50_ms"]  # type: ignore[index]
     result = {
         "benchmark": "cycle",
         "python": sys.version.split()[0],
-        "run_cycle_10_symbols": cycle_latency(list(TOP_TEN_USD), args.cycles, args.scenario),
+        "run_cycle_10_symbols": with_guards,
+        "guard_overhead_10_symbols": {
+            "p50_ms_with_guards": p50_with,
+            "p50_ms_without_guards": p50_without,
+            "overhead_ms": round(p50_with - p50_without, 4),
+        },
         "run_cycle_100_symbols": cycle_latency(
             [f"S{i:03d}-USD" for i in range(100)], max(200, args.cycles // 4), args.scenario
         ),

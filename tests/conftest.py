@@ -23,5 +23,7 @@ def bot_env(tmp_path: Path) -> Iterator[dict[str, str]]:
         PERPS_DATA_DIR=str(tmp_path / "var/data/perps_bot"),
         PERPS_LOG_DIR=str(tmp_path / "var/logs"),
         PYTHONUNBUFFERED="1",
+        # 1-minute bars: a few hundred fast-forward cycles are enough to see trades
+        STRATEGY_BAR_SECONDS="60",
     )
     yield env

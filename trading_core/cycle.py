@@ -44,7 +44,7 @@ from .risk.guards.inputs import GuardInputs
 from .risk.guards.manager import GuardManager, Restrictions
 from .risk.modes import ModeController
 from .store.event_store import EventStore
-from .strategy import Action, MaCrossoverStrategy, Strategy
+from .strategy import Action, MaCrossoverStrategy, Signal, Strategy
 
 log = logging.getLogger("trading_core.cycle")
 CENT = Decimal("0.01")
@@ -284,24 +284,18 @@ def run_cycle(ctx: TradingContext, clock: Clock) -> CycleReport:
         request = _build_request(
             ctx, signal.action, symbol, quote, qty, equity, cash, exposures, now, cycle
         )
-        store.append_event(
-            "decision",
-            ts=now,
-            symbol=symbol,
-            cycle=cycle,
-            message=f"{signal.action.value} {symbol}: {signal.reason}",
-            payload={"action": signal.action.value, "reason": signal.reason, "price": quote.mid},
-        )
         if isinstance(request, OrderRefused):
-            store.append_event(
-                "risk_block",
-                ts=now,
-                severity="info",
-                symbol=symbol,
-                cycle=cycle,
-                message=f"no order: {request.message}",
-                payload={"check": "sizing", "reason": request.reason},
-            )
+            if ctx.executor.first_block(symbol, signal.action.value, "sizing"):
+                _decision_event(ctx, now, cycle, signal)
+                store.append_event(
+                    "risk_block",
+                    ts=now,
+                    severity="info",
+                    symbol=symbol,
+                    cycle=cycle,
+                    message=f"no order: {request.message}",
+                    payload={"check": "sizing", "reason": request.reason},
+                )
             blocked += 1
             block_reasons["sizing"] = block_reasons.get("sizing", 0) + 1
             continue
@@ -430,6 +424,17 @@ def run_cycle(ctx: TradingContext, clock: Clock) -> CycleReport:
     store.commit()
     report.duration_s = time.perf_counter() - t0
     return report
+
+
+def _decision_event(ctx: TradingContext, now: datetime, cycle: int, signal: Signal) -> None:
+    ctx.store.append_event(
+        "decision",
+        ts=now,
+        symbol=signal.symbol,
+        cycle=cycle,
+        message=f"{signal.action.value} {signal.symbol}: {signal.reason}",
+        payload={"action": signal.action.value, "reason": signal.reason, "price": signal.price},
+    )
 
 
 def _run_guards(

@@ -25,6 +25,8 @@ START = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 
 
 def settings_for(tmp_path: Path, **cli: Any) -> Settings:
+    """Settings for in-process runs: 1-minute bars so a few hundred 5 s cycles trade."""
+    cli.setdefault("strategy", {"bar_seconds": 60})
     cli.setdefault("data_dir", tmp_path / "data")
     cli.setdefault("log_dir", tmp_path / "logs")
     return load_settings("dev", cli=cli, environ={}, dotenv_path=None)

@@ -251,15 +251,19 @@ def test_trend_rises_about_two_percent_an_hour() -> None:
         assert fast > slow  # a moving-average crossover strategy is long
 
 
-def test_crash_falls_at_least_ten_percent_within_the_hour_then_flattens() -> None:
+def test_crash_rallies_then_gaps_down_and_slides_then_flattens() -> None:
+    from trading_core.sim.scenarios import CRASH_AT_S
+
     market = SimulatedMarket(["BTC-USD", "SOL-USD"], "crash", seed=5, start=START)
     start = market.quote("BTC-USD").mid
-    path = mids(market, "BTC-USD", 3600)
-    assert abs(path[11] / start - 1) < Decimal("0.01")  # the first two minutes are calm
-    assert min(path) / start - 1 < Decimal("-0.10")
-    assert path[-1] / start - 1 < Decimal("-0.10")
+    rally = mids(market, "BTC-USD", int(CRASH_AT_S))
+    assert rally[-1] / start - 1 > Decimal("0.01")  # the rally that draws buyers in
+    gap = mids(market, "BTC-USD", 10, step=5)
+    assert gap[-1] / rally[-1] - 1 < Decimal("-0.08")  # the gap down, within ten seconds
+    slide = mids(market, "BTC-USD", 3000)
+    assert min(slide) / rally[-1] - 1 < Decimal("-0.14")
     settled = mids(market, "BTC-USD", 1800)
-    assert abs(settled[-1] / path[-1] - 1) < Decimal("0.03")
+    assert abs(settled[-1] / slide[-1] - 1) < Decimal("0.03")
 
 
 def test_flash_crash_drops_then_recovers() -> None:

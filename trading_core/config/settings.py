@@ -111,7 +111,7 @@ class StrategySettings(Section):
     # of equity per entry
     position_fraction: Annotated[Decimal, Field(gt=0, le=1)] = Decimal("0.05")
     # the MAs run over closes of bars this long (0: one bar per cycle)
-    bar_seconds: Annotated[int, Field(ge=0, le=86400)] = 60
+    bar_seconds: Annotated[int, Field(ge=0, le=86400)] = 300
 
     @model_validator(mode="after")
     def _windows(self) -> StrategySettings:
@@ -160,6 +160,16 @@ class CoinbaseSettings(Section):
     ws_url: str = "wss://advanced-trade-ws.coinbase.com"
     enable_derivatives: bool = False
     timeout_seconds: Annotated[float, Field(gt=0, le=120)] = 10.0
+    # Coinbase's JSON key download ({"name", "privateKey"}): instead of API_KEY + API_SECRET
+    key_file: Path | None = None
+    streaming: bool = True  # the bot's marks come from the WebSocket feed (REST when stale)
+    # client-side limiter; Coinbase allows about 30 private requests per second
+    rate_limit_per_second: Annotated[float, Field(gt=0, le=1000)] = 25.0
+    rate_limit_burst: Annotated[int, Field(ge=1, le=1000)] = 5
+    max_attempts: Annotated[int, Field(ge=1, le=10)] = 4  # per request, retryable failures
+    backoff_seconds: Annotated[float, Field(ge=0, le=60)] = 0.25  # first retry; doubles
+    # a streamed quote older than this is not used (get_quote asks REST instead)
+    quote_max_age_seconds: Annotated[float, Field(gt=0, le=3600)] = 5.0
 
 
 class Settings(BaseSettings):

@@ -40,6 +40,7 @@ class ExecutionResult:
     order: Order | None = None
     reason: str = ""
     check: str = ""  # the risk check that blocked it
+    repeat: bool = False  # blocked again for the same reason as last time (not re-recorded)
 
 
 def describe(request: OrderRequest) -> str:
@@ -75,6 +76,7 @@ class OrderExecutor:
         self.backoff_seconds = backoff_seconds
         self._sleep = sleep or (lambda _s: None)
         self.max_slippage_bps = max_slippage_bps
+        self._last_block: dict[tuple[str, str], str] = {}  # (symbol, side) -> check
 
     def place(
         self,
@@ -90,6 +92,14 @@ class OrderExecutor:
             decision = self._slippage_block(request, ctx) or decision
         fields = {"client_id": request.client_order_id, "cycle": cycle}
         if not decision.allowed:
+            if not self.first_block(request.symbol, request.side.value, decision.check):
+                return ExecutionResult(
+                    Outcome.BLOCKED,
+                    request,
+                    reason=decision.reason,
+                    check=decision.check,
+                    repeat=True,
+                )
             self.store.append_event(
                 "risk_block",
                 ts=now,
@@ -109,6 +119,7 @@ class OrderExecutor:
             return ExecutionResult(
                 Outcome.BLOCKED, request, reason=decision.reason, check=decision.check
             )
+        self._last_block.pop((request.symbol, request.side.value), None)
 
         if dry_run:
             message = f"DRY RUN: would {describe(request)} at ~{fmt(ctx.price)}"
@@ -197,6 +208,15 @@ class OrderExecutor:
             extra={"fields": fields},
         )
         return ExecutionResult(outcome, request, intent, reason=last_error.message)
+
+    def first_block(self, symbol: str, side: str, check: str) -> bool:
+        """True the first time (symbol, side) is refused by ``check``; False while the same
+        refusal repeats, so a mode that holds for hours is recorded once, not every cycle."""
+        key = (symbol, side)
+        if self._last_block.get(key) == check:
+            return False
+        self._last_block[key] = check
+        return True
 
     def _slippage_block(self, request: OrderRequest, ctx: RiskContext) -> RiskDecision | None:
         """Market orders are previewed against the book; too much estimated slippage (or a

@@ -73,6 +73,7 @@ class Scenario:
         return self.freeze_after_s is not None and elapsed_s >= self.freeze_after_s
 
 
+CRASH_AT_S = 3600.0  # the crash scenario's gap down starts an hour in
 _FLASH_DROP = 0.12
 _FLASH_RECOVERED = 1.0 - _FLASH_DROP * 0.2  # recovers 80 % of the drop
 
@@ -88,8 +89,14 @@ SCENARIOS: dict[str, Scenario] = {
         ),
         Scenario(
             "crash",
-            "2 calm minutes, then a 15 % fall over 45 minutes, then flat",
-            moves=(PriceMove(120.0, 2700.0, math.log(0.85)),),
+            "an hour's rally of +4 % (trend followers buy in), then a 10 % gap down within 10 s "
+            "(a liquidation cascade) and a further 8 % slide over 45 minutes, then flat: a long "
+            "book loses more than 2 % of equity in the day",
+            moves=(
+                PriceMove(0.0, CRASH_AT_S, math.log(1.04)),
+                PriceMove(CRASH_AT_S, 10.0, math.log(0.90)),
+                PriceMove(CRASH_AT_S + 10.0, 2700.0, math.log(0.92)),
+            ),
         ),
         Scenario(
             "flash-crash",
