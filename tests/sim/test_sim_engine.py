@@ -563,5 +563,5 @@ def test_crash_costs_a_quarter_invested_portfolio_more_than_two_percent() -> Non
         )
 
     start = equity()
-    engine.advance_to(START + timedelta(hours=1))
+    engine.advance_to(START + timedelta(hours=1, minutes=30))  # past the gap, into the slide
     assert equity() / start - 1 < Decimal("-0.02")
