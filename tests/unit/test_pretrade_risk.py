@@ -80,3 +80,33 @@ def test_position_pct_cap() -> None:
     )
     decision = risk.check(order(OrderSide.BUY, "11"), ctx())
     assert not decision.allowed and decision.check == "max_position_pct"
+
+
+def test_guard_restrictions() -> None:
+    from trading_core.risk.guards.manager import Restrictions
+
+    stale = Restrictions(
+        blocked_symbols=frozenset({"BTC-USD"}), reasons={"market_data_staleness": "old"}
+    )
+    decision = RISK.check(order(OrderSide.BUY, "1"), _with(ctx(), stale))
+    assert not decision.allowed and decision.check == "market_data_staleness"
+    assert RISK.check(order(OrderSide.BUY, "1", "ETH-USD"), _with(ctx(), stale)).allowed
+    # exits on a stale symbol still pass: they reduce exposure
+    assert RISK.check(order(OrderSide.SELL, "1"), _with(ctx("2"), stale)).allowed
+
+    crowded = Restrictions(block_new_positions=True)
+    assert not RISK.check(order(OrderSide.BUY, "1"), _with(ctx(), crowded)).allowed
+    assert RISK.check(order(OrderSide.BUY, "1"), _with(ctx("1", BTC_USD="1000"), crowded)).allowed
+
+    concentrated = Restrictions(block_concentration=True)
+    lopsided = ctx("1", BTC_USD="15000", ETH_USD="2000")
+    adds_to_biggest = RISK.check(order(OrderSide.BUY, "1"), _with(lopsided, concentrated))
+    assert not adds_to_biggest.allowed and adds_to_biggest.check == "concentration"
+    spreads_out = RISK.check(order(OrderSide.BUY, "1", "ETH-USD"), _with(lopsided, concentrated))
+    assert spreads_out.allowed
+
+
+def _with(context: RiskContext, restrictions: object) -> RiskContext:
+    from dataclasses import replace
+
+    return replace(context, restrictions=restrictions)
