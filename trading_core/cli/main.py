@@ -21,7 +21,7 @@ PROG = "perps-bot"
 #: Subcommand modules beside this one. Each has ``register(subparsers)``, which adds its parser
 #: and sets ``handler=<function(args) -> exit code>`` as the parser default. Heavy imports go
 #: inside the handlers, so building the parser stays cheap.
-COMMAND_MODULES: tuple[str, ...] = ("events_cmd", "guards_cmd")
+COMMAND_MODULES: tuple[str, ...] = ("events_cmd", "guards_cmd", "preflight_cmd", "dashboard_cmd")
 
 
 class OneLineParser(argparse.ArgumentParser):
