@@ -32,16 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     names = list(CHECKS) if "all" in chosen else list(dict.fromkeys(chosen))
     results = run_core_checks(names)
     if args.json:
-        print(
-            json.dumps(
-                [
-                    r.__dict__
-                    if hasattr(r, "__dict__")
-                    else {"name": r.name, "ok": r.ok, "detail": r.detail}
-                    for r in results
-                ]
-            )
-        )
+        print(json.dumps([{"name": r.name, "ok": r.ok, "detail": r.detail} for r in results]))
     else:
         for r in results:
             print(f"{'PASS' if r.ok else 'FAIL'}  {r.name:<12} {r.detail}")

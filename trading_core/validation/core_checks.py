@@ -8,7 +8,7 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -216,7 +216,3 @@ def run_core_checks(names: list[str]) -> list[CoreResult]:
                 results.append(CoreResult(name, False, f"raised {type(exc).__name__}: {exc}"))
             box.clock.advance(5)
     return results
-
-
-def elapsed(start: datetime, end: datetime) -> timedelta:
-    return end - start
