@@ -261,7 +261,7 @@ def run_cycle(ctx: TradingContext, clock: Clock) -> CycleReport:
     if state.day != now.date().isoformat():
         _roll_day(ctx, now, cycle, equity)
 
-    guard_results, restrictions = _run_guards(
+    guard_results, restrictions, guard_ages = _run_guards(
         ctx, now, cycle, quotes, positions, equity, exposures, counters
     )
 
@@ -416,6 +416,8 @@ def run_cycle(ctx: TradingContext, clock: Clock) -> CycleReport:
             "failures": counters.failures,
             "modes": report.modes,
             "guards": {g.name: f"{g.level.label}:{_guard_value(g)}" for g in guard_results},
+            "exposures": {s: v.quantize(CENT) for s, v in exposures.items()},
+            "data_ages": {s: round(a, 1) for s, a in guard_ages.items()},
             # what the next cycle (or the next start) carries on from: one write per cycle
             "state": state.to_doc(),
         },
@@ -446,7 +448,7 @@ def _run_guards(
     equity: Decimal,
     exposures: dict[str, Decimal],
     counters: _Counters,
-) -> tuple[list[GuardResult], Restrictions]:
+) -> tuple[list[GuardResult], Restrictions, dict[str, float]]:
     """Evaluate the runtime guards on this cycle's figures, apply what they demand, and settle
     the modes in force for the rest of the cycle."""
     guards = ctx.guards
@@ -467,7 +469,7 @@ def _run_guards(
         equity_peak=max(state.equity_peak or equity, equity),
         open_positions=sum(1 for p in positions.values() if not p.is_flat),
         exposures=exposures,
-        data_ages=guards.data_ages(ctx.settings.symbols, now),
+        data_ages=(ages := guards.data_ages(ctx.settings.symbols, now)),
         feed_ages=feed_ages,
         operations=guards.errors.operations + counters.operations,
         failures=guards.errors.failures + counters.failures,
@@ -478,7 +480,7 @@ def _run_guards(
         results, now=now, cycle=cycle, broker=ctx.broker, positions=positions
     )
     ctx.modes = ctx.mode_control.current(now)
-    return results, restrictions
+    return results, restrictions, ages
 
 
 def _guard_value(result: GuardResult) -> str:

@@ -1,0 +1,1 @@
+"""Prefect tasks: thin wrappers over trading_core with the retries and timeouts that are safe."""
