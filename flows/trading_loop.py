@@ -4,6 +4,7 @@ flushes the store; a crash is a Crashed run and a SEV-1 notification."""
 
 from __future__ import annotations
 
+import logging
 import signal
 import threading
 from datetime import UTC, datetime, timedelta
@@ -39,6 +40,7 @@ def trading_loop(
     logger = get_run_logger()
     settings = load_settings(profile)
     setup_logging(settings.log_path, level=settings.log_level, console=False)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # Prefect's API calls: not bot events
     stop = threading.Event()
     if until_utc:
         deadline = _seconds_until(until_utc, datetime.now(UTC))

@@ -288,12 +288,13 @@ class Bot:
             save()
 
     def _shutdown(self, summary: RunSummary) -> None:
+        """Flush in order of importance: the store, then health.json, then the paper exchange
+        (a supervisor in a hurry may kill the process at any point after the first)."""
         now = self.clock.now()
         try:
             self.store.rollback()
             self.ctx.save_strategy(now)
             self._lifecycle("stop", now, cycles_this_run=summary.cycles)
-            self._save_paper()
             last = summary.last
             write_health(
                 self.settings.health_path,
@@ -306,5 +307,6 @@ class Bot:
                 equity=None if last is None else last.equity.quantize(CENT),
                 running=False,
             )
+            self._save_paper()
         finally:
             self.store.close()

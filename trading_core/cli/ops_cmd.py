@@ -9,6 +9,7 @@ This module starts processes and speaks HTTP; it never imports Prefect itself.""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -76,7 +77,12 @@ def _spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[
     log.parent.mkdir(parents=True, exist_ok=True)
     handle = open(log, "ab")  # noqa: SIM115 (the child keeps it open)
     return subprocess.Popen(
-        args, env=env, stdout=handle, stderr=subprocess.STDOUT, cwd=ROOT, start_new_session=True
+        args,
+        env=env,
+        stdout=handle,
+        stderr=subprocess.STDOUT,
+        cwd=Path.cwd(),
+        start_new_session=True,
     )
 
 
@@ -85,6 +91,14 @@ def _read_state() -> dict[str, Any] | None:
         return json.loads(STATE_FILE.read_text())
     except (OSError, ValueError):
         return None
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except OSError:
+        return False
+    return True
 
 
 def _alive(pid: int) -> bool:
@@ -126,7 +140,7 @@ def run_up(args: argparse.Namespace) -> int:
     setup = subprocess.run(
         [sys.executable, str(ROOT / "deployments" / "automations.py")],
         env=env,
-        cwd=ROOT,
+        cwd=Path.cwd(),
         capture_output=True,
         text=True,
         timeout=120,
@@ -144,7 +158,7 @@ def run_up(args: argparse.Namespace) -> int:
         run = subprocess.run(
             [_bin("prefect"), "deployment", "run", f"trading-loop/{profile}"],
             env=env,
-            cwd=ROOT,
+            cwd=Path.cwd(),
             capture_output=True,
             text=True,
             timeout=60,
@@ -169,12 +183,48 @@ def run_up(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)
+    follow = _LogFollower(settings_log_path(profile))
     while not stopping and server.poll() is None:
+        for line in follow.new_lines():  # what the bot does, as it does it
+            print(line, flush=True)
         time.sleep(0.5)
+    print("stopping: the trading session finishes its cycle, then the server stops", flush=True)
     _stop(pids)
     STATE_FILE.unlink(missing_ok=True)
     print("stack stopped")
     return 0
+
+
+def settings_log_path(profile: str) -> Path:
+    from ..config import load_settings
+
+    return load_settings(profile).log_path
+
+
+class _LogFollower:
+    """`tail -f` of the bot's log from where it ends now."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.offset = path.stat().st_size if path.exists() else 0
+
+    def new_lines(self) -> list[str]:
+        try:
+            size = self.path.stat().st_size
+        except OSError:
+            return []
+        if size < self.offset:  # rotated
+            self.offset = 0
+        if size == self.offset:
+            return []
+        with self.path.open("rb") as handle:
+            handle.seek(self.offset)
+            chunk = handle.read(size - self.offset)
+        last_newline = chunk.rfind(b"\n")
+        if last_newline < 0:
+            return []
+        self.offset += last_newline + 1
+        return chunk[: last_newline + 1].decode("utf-8", "replace").splitlines()
 
 
 def _wait_for_deployment(env: dict[str, str], name: str, timeout: float) -> None:
@@ -208,12 +258,13 @@ def _stop(pids: dict[str, int]) -> None:
             os.killpg(pid, signal.SIGTERM)
         except OSError:
             continue
-        for _ in range(60):
-            if not _alive(pid):
+        for _ in range(60):  # the whole group: flow runs finish their cycle and flush first
+            if not _group_alive(pid):
                 break
             time.sleep(0.5)
         else:
-            os.killpg(pid, signal.SIGKILL)
+            with contextlib.suppress(OSError):
+                os.killpg(pid, signal.SIGKILL)
 
 
 def run_down(args: argparse.Namespace) -> int:
