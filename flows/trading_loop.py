@@ -30,6 +30,7 @@ def trading_loop(
     until_utc: str | None = "07:25",
     summary_every: int = 60,
     fast_forward: bool = False,
+    metrics_port: int = 9102,
 ) -> dict[str, Any]:
     """Trade until ``max_cycles`` or until ``until_utc`` (HH:MM, default just before the
     weekday-morning preflight), whichever comes first."""
@@ -56,9 +57,10 @@ def trading_loop(
         if line.startswith("cycle ") and int(line.split()[1]) % summary_every == 0:
             logger.info(line)
 
-    bot = Bot(
-        settings, RunOptions(max_cycles=max_cycles, fast_forward=fast_forward), stop=stop, echo=echo
-    )
+    options = RunOptions(
+        max_cycles=max_cycles, fast_forward=fast_forward, metrics_port=metrics_port or None
+    )  # a taken metrics port is logged, never a reason to stop trading
+    bot = Bot(settings, options, stop=stop, echo=echo)
     summary = bot.run()
     last = summary.last
     result = {

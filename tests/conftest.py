@@ -25,5 +25,6 @@ def bot_env(tmp_path: Path) -> Iterator[dict[str, str]]:
         PYTHONUNBUFFERED="1",
         # 1-minute bars: a few hundred fast-forward cycles are enough to see trades
         STRATEGY_BAR_SECONDS="60",
+        PERPS_METRICS_PORT="0",  # tests run bots side by side: no fixed port
     )
     yield env

@@ -24,7 +24,7 @@ from .config.settings import Settings
 from .cycle import CycleReport, TradingContext, run_cycle
 from .domain import OrderEvent, OrderStatus
 from .domain.money import fmt
-from .errors import BrokerError
+from .errors import BrokerError, ConfigError
 from .store.event_store import EventStore
 from .store.health import write_health
 from .telemetry.redaction import register_secret
@@ -40,6 +40,10 @@ class RunOptions:
     max_cycles: int | None = None  # None: until stopped
     fast_forward: bool = False  # virtual clock, no sleeping (simulated market only)
     save_every_s: float = 60.0  # wall seconds between paper-exchange saves when nothing traded
+    metrics_port: int | None = None  # serve /metrics here (None: no HTTP endpoint)
+    metrics_host: str = "127.0.0.1"
+    metrics_port_required: bool = False  # True: a taken port is an error, not a warning
+    metrics_file: Path | None = None  # snapshot for export_metrics.py (default: beside health)
 
 
 @dataclass(slots=True)
@@ -79,6 +83,7 @@ class Bot:
             self.ctx = TradingContext.build(
                 settings, self.broker, self.store, env_file=Path(".env")
             )
+            self._start_metrics(options)
             if isinstance(self.clock, VirtualClock) and self.ctx.state.cycle > 0:
                 # resuming a fast-forward run: the last cycle ran at the market's current time,
                 # so the first cycle of this run is one interval later, never at the same instant
@@ -92,6 +97,30 @@ class Bot:
         from .brokers.factory import open_broker
 
         return open_broker(self.settings, fast_forward=self.options.fast_forward)
+
+    def _start_metrics(self, options: RunOptions) -> None:
+        from .telemetry.metrics import BotMetrics
+        from .telemetry.snapshot import SNAPSHOT_NAME
+
+        settings = self.settings
+        self.metrics = BotMetrics(profile=settings.profile, broker=self.broker.name)
+        self.metrics.set_fee_rates(maker=settings.sim.maker_fee, taker=settings.sim.taker_fee)
+        self.metrics_file = options.metrics_file or settings.profile_dir / SNAPSHOT_NAME
+        if options.metrics_port is None:
+            return
+        try:
+            port = self.metrics.serve(port=options.metrics_port, host=options.metrics_host)
+        except OSError as exc:
+            message = (
+                f"--metrics-port: cannot serve on {options.metrics_host}:{options.metrics_port}"
+            )
+            if options.metrics_port_required:
+                raise ConfigError(f"{message} ({exc.strerror or exc})") from None
+            log.warning(
+                "%s (%s); metrics go to %s only", message, exc.strerror or exc, self.metrics_file
+            )
+            return
+        log.info("metrics on http://%s:%d/metrics", options.metrics_host, port)
 
     # --- the loop --------------------------------------------------------------------------
     def run(self) -> RunSummary:
@@ -178,6 +207,11 @@ class Bot:
             stale_symbols=report.stale_symbols,
             cycle_duration_ms=round(report.duration_s * 1000, 3),
         )
+        stats = getattr(self.broker, "stats", None)
+        self.metrics.observe_cycle(
+            report, broker_stats=stats() if callable(stats) else None, now=report.started_at
+        )
+        self.metrics.write_snapshot(self.metrics_file, min_interval_s=1.0)
         activity = report.signals or report.fills or report.blocked or report.rejected
         if activity or report.cycle == 1 or not self.options.fast_forward:
             acted = " ".join(f"{action} {symbol}" for symbol, action in report.signals.items())
@@ -192,6 +226,7 @@ class Bot:
 
     def _cycle_crashed(self, exc: Exception, consecutive: int) -> None:
         now = self.clock.now()
+        self.metrics.observe_crash()
         self.store.rollback()
         log.error("cycle failed (%d in a row): %s", consecutive, exc, exc_info=exc)
         self.store.append_event(
@@ -308,5 +343,7 @@ class Bot:
                 running=False,
             )
             self._save_paper()
+            self.metrics.write_snapshot(self.metrics_file)
         finally:
+            self.metrics.shutdown()
             self.store.close()

@@ -281,3 +281,41 @@ def test_replay_of_real_candles_infers_symbol_and_resumes(
         "select min(ts) from events where type='cycle' and cycle > 700"
     ).fetchone()[0]
     assert resumed > first_cycles[1]  # continues from its cursor
+
+
+def test_metrics_served_while_running(tmp_path: Path, bot_env: dict[str, str]) -> None:
+    import socket
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [PERPS_BOT, "run", "--profile", "dev", "--interval", "0.2", "--metrics-port", str(port)],
+        cwd=tmp_path,
+        env=bot_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        for _ in range(3):
+            proc.stdout.readline()
+        body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read()
+        text = body.decode()
+        assert "perps_bot_equity" in text
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=30)
+    assert proc.returncode == 0
+    assert (tmp_path / "var/data/perps_bot/dev/metrics.prom").exists()
+    # the same port, asked for explicitly while taken: one line, exit 2
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        taken = run_bot(
+            tmp_path, bot_env, "--profile", "dev", "--dev-fast", "--metrics-port", str(port)
+        )
+    assert taken.returncode == 2 and "--metrics-port: cannot serve" in taken.stderr

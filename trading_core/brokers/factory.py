@@ -1,7 +1,7 @@
 """Build the broker a profile asks for, with the clock that goes with it.
 
 Every runner (the bot loop, one-shot CLI commands, flows) opens its venue here, so the paper
-exchange's state file, the replay clock and (later) Coinbase credentials are handled one way."""
+exchange's state file, the replay clock and Coinbase credentials are handled one way."""
 
 from __future__ import annotations
 
@@ -15,16 +15,27 @@ from .base import Broker
 REPLAY_RESUME = datetime(1970, 1, 2, tzinfo=UTC)  # "not ahead of any saved replay"
 
 
-def open_broker(settings: Settings, *, fast_forward: bool = False) -> tuple[Broker, Clock]:
-    """The profile's broker and the clock to run it with. Bad input is a ConfigError."""
+def open_broker(
+    settings: Settings, *, fast_forward: bool = False, streaming: bool | None = None
+) -> tuple[Broker, Clock]:
+    """The profile's broker and the clock to run it with. Bad input is a ConfigError.
+
+    ``streaming`` (Coinbase only): None follows COINBASE_STREAMING (the bot's marks come from
+    the WebSocket feed); one-shot commands pass False. A Coinbase broker has ``close()``."""
     if settings.broker is BrokerKind.COINBASE:
         if fast_forward:
             raise ConfigError("--fast-forward: only on the simulated market (broker paper)")
-        raise ConfigError(
-            f"broker: profile {settings.profile!r} trades on Coinbase, whose adapter is not "
-            "built yet; use --profile dev (paper trading on the simulated market)"
-        )
+        return open_coinbase(settings, streaming=streaming)
     return open_paper_broker(settings, fast_forward=fast_forward)
+
+
+def open_coinbase(settings: Settings, *, streaming: bool | None = None) -> tuple[Broker, Clock]:
+    """Coinbase Advanced Trade (or the simulator at COINBASE_API_BASE / COINBASE_WS_URL) on the
+    wall clock. Missing or malformed credentials are a ConfigError naming the variable."""
+    from .coinbase import open_coinbase_broker
+
+    clock = SystemClock()
+    return open_coinbase_broker(settings, streaming=streaming, clock=clock), clock
 
 
 def open_paper_broker(settings: Settings, *, fast_forward: bool = False) -> tuple[Broker, Clock]:

@@ -21,7 +21,16 @@ PROG = "perps-bot"
 #: Subcommand modules beside this one. Each has ``register(subparsers)``, which adds its parser
 #: and sets ``handler=<function(args) -> exit code>`` as the parser default. Heavy imports go
 #: inside the handlers, so building the parser stays cheap.
-COMMAND_MODULES: tuple[str, ...] = ("events_cmd", "guards_cmd", "preflight_cmd", "dashboard_cmd")
+COMMAND_MODULES: tuple[str, ...] = (
+    "events_cmd",
+    "guards_cmd",
+    "preflight_cmd",
+    "ops_cmd",
+    "dashboard_cmd",
+    "sim_cmd",
+    "account_cmd",
+    "orders_cmd",
+)
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -75,6 +84,15 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--log-dir", type=Path, help="log directory (default var/logs)")
     run.add_argument("--log-level", help="DEBUG, INFO, WARNING, ERROR")
     run.add_argument("--quiet", action="store_true", help="no per-cycle lines on stdout")
+    run.add_argument(
+        "--metrics-port",
+        type=int,
+        default=None,
+        metavar="PORT",
+        help="serve /metrics on this port (default $PERPS_METRICS_PORT or 9102; 0: off)",
+    )
+    run.add_argument("--metrics-host", default="127.0.0.1", help="bind address for /metrics")
+    run.add_argument("--metrics-file", type=Path, help="metrics snapshot for export_metrics.py")
 
     run.set_defaults(handler=cmd_run)
 
@@ -169,12 +187,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
     echo = (lambda _line: None) if args.quiet else (lambda line: print(line, flush=True))
-    bot = Bot(
-        settings,
-        RunOptions(max_cycles=max_cycles, fast_forward=args.fast_forward),
-        stop=stop,
-        echo=echo,
+    explicit_port = args.metrics_port is not None
+    port = args.metrics_port if explicit_port else int(os.environ.get("PERPS_METRICS_PORT", 9102))
+    options = RunOptions(
+        max_cycles=max_cycles,
+        fast_forward=args.fast_forward,
+        metrics_port=port or None,
+        metrics_host=args.metrics_host,
+        metrics_port_required=explicit_port,
+        metrics_file=args.metrics_file,
     )
+    bot = Bot(settings, options, stop=stop, echo=echo)
     summary = bot.run()
     last = summary.last
     tail = ""
