@@ -346,4 +346,7 @@ class Bot:
             self.metrics.write_snapshot(self.metrics_file)
         finally:
             self.metrics.shutdown()
+            close = getattr(self.broker, "close", None)  # a streaming adapter's feed thread
+            if callable(close):
+                close()
             self.store.close()

@@ -52,7 +52,7 @@ def stack(
         "WORK": str(work),
     }
     serve = subprocess.Popen(
-        [sys.executable, str(ROOT / "deployments" / "serve.py"), "--profile", "dev"],
+        [sys.executable, str(ROOT / "deployments" / "serve.py")],
         env=env,
         cwd=work,
         stdout=open(work / "serve.log", "wb"),  # noqa: SIM115
@@ -188,3 +188,60 @@ def test_trading_loop_runs_a_bounded_session(stack: dict[str, str]) -> None:
         assert stops and stops[-1].payload["cycles_this_run"] == 5
     finally:
         store.close()
+
+
+@pytest.fixture(scope="module")
+def coinbase_sim() -> Iterator[tuple[Any, tuple[str, str]]]:
+    from trading_core.brokers.coinbase.keys import generate_key
+    from trading_core.sim.server import SimContext, SimServer, SimVenue
+
+    key = generate_key("ec")
+    ctx = SimContext(SimVenue.create(seed=3))
+    ctx.keys.add_secret(*key)
+    server = SimServer(ctx).start()
+    yield server, key
+    server.stop()
+
+
+def _write_env(work: Path, server: Any, name: str, secret: str) -> None:
+    env_file = work / ".env"
+    env_file.write_text(
+        f"COINBASE_API_KEY={name}\n"
+        f'COINBASE_API_SECRET="{secret.replace(chr(10), chr(92) + "n")}"\n'
+        f"COINBASE_API_BASE={server.base_url}\n"
+        f"COINBASE_WS_URL={server.ws_url}\n"
+    )
+    env_file.chmod(0o600)
+
+
+def test_preflight_canary_against_the_coinbase_simulator(
+    stack: dict[str, str], coinbase_sim: tuple[Any, tuple[str, str]]
+) -> None:
+    import httpx
+
+    server, (name, secret) = coinbase_sim
+    work = Path(stack["WORK"])
+    _write_env(work, server, name, secret)
+    ok = run_deployment(stack, "preflight/canary")
+    assert ok.returncode == 0, ok.stdout[-3000:]
+    report = json.loads(
+        sorted((work / "var/reports").glob("preflight_canary_*.json"))[-1].read_text()
+    )
+    statuses = {c["name"]: c["status"] for c in report["checks"]}
+    assert statuses["connectivity"] == "pass" and statuses["clock_drift"] == "pass"
+    assert statuses["market_data"] == "pass"
+
+    _write_env(
+        work, server, name, "-----BEGIN EC PRIVATE KEY-----\nbroken\n-----END EC PRIVATE KEY-----"
+    )
+    broken = run_deployment(stack, "preflight/canary")
+    assert broken.returncode == 1, broken.stdout[-3000:]
+    artifact = httpx.get(
+        f"{stack['PREFECT_API_URL']}/artifacts/preflight-canary/latest", timeout=10
+    ).json()
+    data = artifact["data"]
+    rows = {row["check"]: row for row in (json.loads(data) if isinstance(data, str) else data)}
+    assert rows["credentials"]["status"] == "FAIL"
+    assert "COINBASE_API_SECRET" in rows["credentials"]["summary"]
+    assert "broken" not in json.dumps(artifact)
+    (work / ".env").unlink()

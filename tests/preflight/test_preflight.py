@@ -91,8 +91,7 @@ def test_broken_credentials_fail_without_showing_them(tmp_path: Path) -> None:
     s = settings(tmp_path, "canary", {"COINBASE_API_KEY": "my-key", "COINBASE_API_SECRET": secret})
     result = check_credentials(PreflightContext(settings=s, clock=None))  # type: ignore[arg-type]
     assert result.status is CheckStatus.FAIL
-    assert "COINBASE_API_KEY is not organizations" in result.summary
-    assert "PEM private key" in result.summary
+    assert result.summary.startswith("COINBASE_API_SECRET: malformed")
     assert "my-key" not in result.summary and "not really" not in result.summary
     missing = check_credentials(PreflightContext(settings=settings(tmp_path, "canary"), clock=None))  # type: ignore[arg-type]
     assert missing.status is CheckStatus.FAIL and "COINBASE_API_KEY" in missing.summary
@@ -118,6 +117,9 @@ def test_good_credentials_pass(tmp_path: Path) -> None:
     s = settings(tmp_path, "canary", {"COINBASE_API_KEY": key, "COINBASE_API_SECRET": pem})
     result = check_credentials(PreflightContext(settings=s, clock=None))  # type: ignore[arg-type]
     assert result.status is CheckStatus.PASS and "secp256r1" in result.summary
+    odd = settings(tmp_path, "canary", {"COINBASE_API_KEY": "sim-key", "COINBASE_API_SECRET": pem})
+    warned = check_credentials(PreflightContext(settings=odd, clock=None))  # type: ignore[arg-type]
+    assert warned.status is CheckStatus.WARN and "CDP key name" in warned.summary
 
 
 def test_loose_env_file_permissions_warn(tmp_path: Path) -> None:

@@ -38,7 +38,7 @@ def run_preflight(
         def open_broker() -> Broker:
             from ..brokers.factory import open_broker as factory
 
-            return factory(settings)[0]
+            return factory(settings, streaming=False)[0]  # one-shot: no WebSocket feed
 
     ctx = PreflightContext(
         settings=settings,

@@ -102,36 +102,32 @@ def check_dependencies(ctx: PreflightContext) -> CheckResult:
 
 
 def check_credentials(ctx: PreflightContext) -> CheckResult:
+    """Present and well-formed (COINBASE_API_KEY + COINBASE_API_SECRET, or COINBASE_KEY_FILE),
+    the private key parses; judged by the adapter's own loader, described by shape only."""
     settings = ctx.settings
     if settings.broker is BrokerKind.PAPER:
         return CheckResult("credentials", PASS, "paper trading: no exchange credentials needed")
-    cb = settings.coinbase
-    key = cb.api_key.get_secret_value() if cb.api_key is not None else ""
-    secret = cb.api_secret.get_secret_value() if cb.api_secret is not None else ""
-    if not key or not secret:
-        missing = [
-            n for n, v in (("COINBASE_API_KEY", key), ("COINBASE_API_SECRET", secret)) if not v
-        ]
-        return CheckResult("credentials", FAIL, f"missing: {', '.join(missing)}")
-    problems = []
-    if not KEY_NAME.match(key):
-        problems.append("COINBASE_API_KEY is not organizations/<uuid>/apiKeys/<uuid>")
-    kind = _private_key_kind(secret)
-    if kind is None:
-        problems.append("COINBASE_API_SECRET is not a PEM private key that parses")
-    if problems:
-        return CheckResult("credentials", FAIL, "; ".join(problems))
-    return CheckResult("credentials", PASS, f"API key name well-formed; {kind} private key parses")
-
-
-def _private_key_kind(pem: str) -> str | None:
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+    from ..brokers.coinbase.keys import load_api_key
 
     try:
-        key = serialization.load_pem_private_key(pem.replace("\\n", "\n").encode(), password=None)
-    except (ValueError, TypeError):
-        return None
+        key = load_api_key(settings.coinbase, profile=settings.profile)
+    except TradingError as exc:
+        return CheckResult("credentials", FAIL, exc.message)
+    kind = _private_key_kind(key.private_key)
+    source = "COINBASE_KEY_FILE" if settings.coinbase.key_file else "COINBASE_API_KEY/SECRET"
+    if not KEY_NAME.match(key.name):
+        return CheckResult(
+            "credentials",
+            WARN,
+            f"{source}: {kind} key parses, but the key name is not "
+            "organizations/<uuid>/apiKeys/<uuid> (a CDP key name)",
+        )
+    return CheckResult("credentials", PASS, f"{source}: key name well-formed; {kind} key parses")
+
+
+def _private_key_kind(key: Any) -> str:
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+
     if isinstance(key, ec.EllipticCurvePrivateKey):
         return f"EC {key.curve.name}"
     if isinstance(key, ed25519.Ed25519PrivateKey):
@@ -142,7 +138,7 @@ def _private_key_kind(pem: str) -> str | None:
 def check_file_permissions(ctx: PreflightContext) -> CheckResult:
     loose = []
     checked = []
-    for path in (ctx.env_file, *_key_files(ctx.settings)):
+    for path in (ctx.env_file, ctx.settings.coinbase.key_file):
         if path is None or not path.exists():
             continue
         checked.append(str(path))
@@ -156,11 +152,6 @@ def check_file_permissions(ctx: PreflightContext) -> CheckResult:
     return CheckResult(
         "file_permissions", PASS, f"{len(checked)} secret file(s) are 0600", {"checked": checked}
     )
-
-
-def _key_files(settings: Settings) -> list[Path | None]:
-    key_file = getattr(settings.coinbase, "key_file", None)
-    return [Path(key_file)] if key_file else []
 
 
 def check_derivatives(ctx: PreflightContext) -> CheckResult:
