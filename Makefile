@@ -1,12 +1,17 @@
 # The two set-up commands (each creates or reuses .venv itself):
-#   make run    paper-trade on the simulated market (dev profile) until Ctrl-C
+#   make run    the local stack: Prefect server and UI, every deployment, the dev trading
+#               session paper-trading on the simulated market, until Ctrl-C
 #   make test   lint, format check and the whole test suite
+# Also: make bot (just the trading loop, no Prefect), make bench.
 PYTHON ?= python3
 
-.PHONY: run test install bench
+.PHONY: run bot test install bench
 
 run:
 	@$(PYTHON) scripts/bootstrap.py run $(ARGS)
+
+bot:
+	@$(PYTHON) scripts/bootstrap.py bot $(ARGS)
 
 test:
 	@$(PYTHON) scripts/bootstrap.py test $(ARGS)

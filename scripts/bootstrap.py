@@ -2,7 +2,9 @@
 """Create or reuse .venv, install the project with the pinned constraints, then run or test.
 
 Only the standard library: this is what `make run` / `make test` call on a fresh machine.
-    python3 scripts/bootstrap.py run [perps-bot run flags...]
+    python3 scripts/bootstrap.py run      the whole local stack (Prefect server, deployments,
+                                          the dev trading session) until Ctrl-C
+    python3 scripts/bootstrap.py bot [perps-bot run flags...]   just the trading loop
     python3 scripts/bootstrap.py test [pytest flags...]
 """
 
@@ -41,7 +43,7 @@ def ensure_venv() -> None:
 
 
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in ("run", "test", "install"):
+    if not argv or argv[0] not in ("run", "bot", "test", "install"):
         print(__doc__, file=sys.stderr)
         return 2
     ensure_venv()
@@ -49,11 +51,14 @@ def main(argv: list[str]) -> int:
     command, rest = argv[0], argv[1:]
     if command == "install":
         return 0
-    if command == "run":
-        args = [str(BIN / "perps-bot"), "run", *(rest or ["--profile", "dev"])]
+    if command in ("run", "bot"):
+        if command == "run":
+            args = [str(BIN / "perps-bot"), "ops", "up", "--foreground", *rest]
+        else:
+            args = [str(BIN / "perps-bot"), "run", *(rest or ["--profile", "dev"])]
         try:
             return subprocess.call(args)
-        except KeyboardInterrupt:  # the bot got the same Ctrl-C and stops cleanly on its own
+        except KeyboardInterrupt:  # the child got the same Ctrl-C and stops cleanly on its own
             return 0
     steps = [
         [str(BIN / "ruff"), "check", "."],
