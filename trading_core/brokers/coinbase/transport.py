@@ -30,41 +30,13 @@ from urllib.parse import urlsplit
 from ...errors import ConfigError, ErrorKind
 from .errors import CoinbaseError, classify
 from .keys import ApiKey, build_jwt
+from .paths import API_PREFIX, endpoint_label
 from .ratelimit import TokenBucket
 
 log = logging.getLogger("trading_core.brokers.coinbase")
 
-API_PREFIX = "/api/v3/brokerage"
 RETRY_KINDS = frozenset({ErrorKind.RETRYABLE, ErrorKind.RATE_LIMITED})
 MAX_BACKOFF_S = 5.0
-_FIXED_SEGMENTS = frozenset(
-    {
-        "accounts",
-        "products",
-        "candles",
-        "ticker",
-        "orders",
-        "historical",
-        "batch",
-        "fills",
-        "preview",
-        "edit_preview",
-        "edit",
-        "batch_cancel",
-        "close_position",
-        "best_bid_ask",
-        "product_book",
-        "transaction_summary",
-        "key_permissions",
-        "portfolios",
-        "intx",
-        "portfolio",
-        "positions",
-        "balances",
-        "market",
-        "time",
-    }
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,12 +94,6 @@ def parse_api_base(text: str) -> Endpoint:
     if path not in ("", "/"):
         raise ConfigError("COINBASE_API_BASE: host and port only (the SDK adds /api/v3/...)")
     return Endpoint(scheme, host)
-
-
-def endpoint_label(path: str) -> str:
-    """``/orders/historical/{id}`` for ``/api/v3/brokerage/orders/historical/abc``."""
-    parts = path.removeprefix(API_PREFIX).strip("/").split("/")
-    return "/" + "/".join(p if p in _FIXED_SEGMENTS else "{id}" for p in parts if p)
 
 
 def _sdk_client(key: ApiKey, endpoint: Endpoint, timeout: float, recorder: Any) -> Any:

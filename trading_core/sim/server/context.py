@@ -8,12 +8,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from ...brokers.coinbase.paths import API_PREFIX, endpoint_label
 from .auth import KeyRing
 from .faults import FaultPlan
 from .limits import SlidingWindowLimiter
 from .venue import SimVenue
 
-API_PREFIX = "/api/v3/brokerage"
 PUBLIC_PATHS = (f"{API_PREFIX}/time", f"{API_PREFIX}/market/")
 PRIVATE_LIMIT = 30  # requests per second per key, as Coinbase
 PUBLIC_LIMIT = 10  # per client address
@@ -63,33 +63,5 @@ def is_public(path: str) -> bool:
 
 
 def path_label(path: str) -> str:
-    """A route-shaped label for counters (ids replaced by ``{id}``)."""
-    rest = path.removeprefix(API_PREFIX)
-    parts = rest.strip("/").split("/")
-    fixed = {
-        "accounts",
-        "products",
-        "candles",
-        "ticker",
-        "orders",
-        "historical",
-        "batch",
-        "fills",
-        "preview",
-        "edit_preview",
-        "edit",
-        "batch_cancel",
-        "close_position",
-        "best_bid_ask",
-        "product_book",
-        "transaction_summary",
-        "key_permissions",
-        "portfolios",
-        "intx",
-        "portfolio",
-        "positions",
-        "balances",
-        "market",
-        "time",
-    }
-    return "/" + "/".join(p if p in fixed else "{id}" for p in parts if p)
+    """A route-shaped label for counters (ids replaced by ``{id}``), as the adapter names them."""
+    return endpoint_label(path)
