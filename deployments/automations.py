@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """Register the project's Prefect automations (run by `perps-bot ops up`).
 
-When ALERT_WEBHOOK_URL is set: a CustomWebhookNotificationBlock pointing at it, and an automation
-that sends it when any GPT-Trader flow run crashes (the process died, so no hook could run).
-Failed runs and guard trips are announced by the flows themselves (deduplicated per trip)."""
+When ALERT_WEBHOOK_URL is set: a CustomWebhookNotificationBlock pointing at it, and a dead man's
+switch: an automation that pages (SEV-1) when no guard-sweep run has finished for five minutes,
+i.e. the operations stack itself is down or stuck, which no flow hook can report. Failed and
+crashed runs page from their flows' hooks (the runner runs on_crashed for a killed run); guard
+trips page from the guard-sweep flow, once per trip."""
 
 from __future__ import annotations
 
@@ -15,7 +17,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 BLOCK_NAME = "gpt-trader-alerts"
-AUTOMATION_NAME = "gpt-trader: flow run crashed"
+AUTOMATION_NAME = "gpt-trader: guard sweeps stopped"
+SILENCE_S = 300
 
 
 async def register(url: str) -> str:
@@ -30,8 +33,8 @@ async def register(url: str) -> str:
         json_data={
             "text": "[SEV-1] {{ subject }}",
             "severity": "SEV-1",
-            "guard": "bot_offline",
-            "level": "crashed",
+            "guard": "guard_sweep_stalled",
+            "level": "critical",
             "body": "{{ body }}",
         },
     )
@@ -45,16 +48,18 @@ async def register(url: str) -> str:
     automation = Automation(
         name=AUTOMATION_NAME,
         trigger=EventTrigger(
-            expect={"prefect.flow-run.Crashed"},
+            expect={"prefect.flow-run.Completed", "prefect.flow-run.Failed"},
             match={"prefect.resource.id": "prefect.flow-run.*"},
-            posture=Posture.Reactive,
+            match_related={"prefect.resource.role": "flow", "prefect.resource.name": "guard-sweep"},
+            posture=Posture.Proactive,
             threshold=1,
+            within=SILENCE_S,
         ),
         actions=[
             SendNotification(
                 block_document_id=block_id,
-                subject="flow run {{ flow_run.name }} crashed",
-                body="{{ flow_run.state.message }}",
+                subject=f"no guard-sweep run finished in {SILENCE_S // 60} minutes",
+                body="the GPT-Trader operations stack is down or stuck: check perps-bot ops status",
             )
         ],
     )

@@ -4,6 +4,7 @@ with the Prefect CLI, notifications to a loopback webhook receiver."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -245,3 +246,61 @@ def test_preflight_canary_against_the_coinbase_simulator(
     assert "COINBASE_API_SECRET" in rows["credentials"]["summary"]
     assert "broken" not in json.dumps(artifact)
     (work / ".env").unlink()
+
+
+def test_a_killed_trading_session_is_crashed_and_pages_sev1(stack: dict[str, str]) -> None:
+    import signal as sig
+
+    import httpx
+
+    before = len(Receiver.received)
+    started = subprocess.run(
+        [
+            str(BIN / "prefect"),
+            "deployment",
+            "run",
+            "trading-loop/dev",
+            "--param",
+            "metrics_port=0",
+            "--param",
+            "until_utc=null",
+        ],
+        env=stack,
+        cwd=stack["WORK"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert started.returncode == 0, started.stdout
+    import re
+
+    run_id = re.search(r"UUID: ([0-9a-f-]{36})", started.stdout).group(1)  # type: ignore[union-attr]
+    health = Path(stack["PERPS_DATA_DIR"]) / "dev" / "health.json"
+    deadline = time.monotonic() + 120
+    pid = None
+    while time.monotonic() < deadline:
+        state = httpx.get(f"{stack['PREFECT_API_URL']}/flow_runs/{run_id}", timeout=10).json()
+        if state["state"]["type"] == "RUNNING" and health.exists():
+            doc = json.loads(health.read_text())
+            if doc.get("running", True) and doc.get("pid"):
+                pid = int(doc["pid"])
+                break
+        time.sleep(0.5)
+    assert pid is not None, "the trading session never started"
+    os.kill(pid, sig.SIGKILL)
+    deadline = time.monotonic() + 120
+    final = ""
+    while time.monotonic() < deadline:
+        final = httpx.get(f"{stack['PREFECT_API_URL']}/flow_runs/{run_id}", timeout=10).json()[
+            "state"
+        ]["type"]
+        if final in ("CRASHED", "FAILED", "COMPLETED", "CANCELLED"):
+            break
+        time.sleep(0.5)
+    assert final == "CRASHED"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and len(Receiver.received) == before:
+        time.sleep(0.5)
+    pages = Receiver.received[before:]
+    assert pages and all(p["severity"] == "SEV-1" for p in pages), pages
+    assert any("crashed" in p["text"] for p in pages)
