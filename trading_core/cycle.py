@@ -160,6 +160,7 @@ class TradingContext:
     guards: GuardManager
     state: BotState
     ledger: dict[str, Position] = field(default_factory=dict)  # the bot's own books, from fills
+    last_account: tuple[list[Balance], dict[str, Position]] | None = None  # last good read
     products: dict[str, Product] = field(default_factory=dict)
 
     @classmethod
@@ -258,9 +259,13 @@ def run_cycle(ctx: TradingContext, clock: Clock) -> CycleReport:
     marks_all = {**state.last_mid, **marks}
     equity, exposures = _equity(ctx, balances, positions, marks_all)
 
-    if state.day != now.date().isoformat():
+    if not balances:
+        # no account read has succeeded yet: equity is unknown, not zero. Rolling the day or
+        # judging losses on it would record a false crash on a venue hiccup; with no cash
+        # known, sizing places no entry either.
+        equity = state.day_start_equity or equity
+    elif state.day != now.date().isoformat():
         _roll_day(ctx, now, cycle, equity)
-
     guard_results, restrictions, guard_ages = _run_guards(
         ctx, now, cycle, quotes, positions, equity, exposures, counters
     )
@@ -596,7 +601,10 @@ def _read_account(
             severity="error",
         )
         log.error("account read failed (%s): %s", exc.kind.value, exc.message)
+        if ctx.last_account is not None:  # the last good read, valued at today's marks
+            return ctx.last_account
         return [], ctx.store.positions()
+    ctx.last_account = (balances, positions)
     return balances, positions
 
 

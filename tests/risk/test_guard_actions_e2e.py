@@ -150,3 +150,37 @@ def test_market_order_with_too_much_slippage_is_refused(tmp_path: Path) -> None:
     assert report.submitted == 0 and report.block_reasons == {"slippage": 1}
     assert paper.list_orders() == []
     store.close()
+
+
+class FlakyAccount:
+    """The paper broker whose account reads fail while ``failing`` is set."""
+
+    def __init__(self, inner: PaperBroker) -> None:
+        self.inner = inner
+        self.failing = True
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def list_balances(self) -> Any:
+        if self.failing:
+            raise BrokerError("account endpoint timed out", kind=ErrorKind.RETRYABLE)
+        return self.inner.list_balances()
+
+
+def test_an_unreadable_account_is_not_a_loss(tmp_path: Path) -> None:
+    _, clock, _, store, ctx = rig(tmp_path, FlakyAccount)
+    clock.advance(5)
+    report = run_cycle(ctx, clock)
+    assert report.errors and "account read failed" in report.errors[0]
+    assert report.modes == "normal"
+    assert not [e for e in store.events(type="guard") if e.payload.get("guard") == "daily_loss"]
+    ctx.broker.failing = False
+    clock.advance(5)
+    good = run_cycle(ctx, clock)
+    assert good.ok and good.day_start_equity == Decimal(100000) and good.daily_pnl == 0
+    ctx.broker.failing = True  # a later hiccup: the last good read stands in
+    clock.advance(5)
+    again = run_cycle(ctx, clock)
+    assert again.equity == good.equity and again.modes == "normal"
+    store.close()
