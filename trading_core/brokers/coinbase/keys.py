@@ -178,7 +178,7 @@ def build_jwt(key: ApiKey, uri: str | None = None) -> str:
 def generate_key(kind: str = "ec", name: str | None = None) -> tuple[str, str]:
     """A new (name, secret): ``kind`` "ec" gives a P-256 TraditionalOpenSSL PEM, "ed25519" the
     base64 64-byte form Coinbase prints."""
-    name = name or f"organizations/sim/apiKeys/{uuid.uuid4()}"
+    name = name or f"organizations/{uuid.uuid4()}/apiKeys/{uuid.uuid4()}"  # CDP-shaped
     if kind == "ec":
         pem = ec.generate_private_key(ec.SECP256R1()).private_bytes(
             serialization.Encoding.PEM,
