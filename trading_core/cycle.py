@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -48,6 +48,7 @@ from .strategy import Action, MaCrossoverStrategy, Signal, Strategy
 
 log = logging.getLogger("trading_core.cycle")
 CENT = Decimal("0.01")
+FILL_OVERLAP = timedelta(seconds=60)
 STRATEGY_KEY = "strategy"
 CANDLE_GRANULARITIES = frozenset({60, 300, 900, 1800, 3600, 7200, 21600, 86400})
 
@@ -697,7 +698,9 @@ def _sync_fills(ctx: TradingContext, now: datetime, cycle: int, counters: _Count
     """Apply fills the venue reports since the cursor, once each, and log completed orders."""
     state = ctx.state
     store = ctx.store
-    since = state.fill_cursor
+    # read back a little before the cursor: a venue may publish a fill after a later one (the
+    # fill id makes applying it once safe)
+    since = None if state.fill_cursor is None else state.fill_cursor - FILL_OVERLAP
     counters.operations += 1
     try:
         fills = ctx.broker.list_fills(since=since)
