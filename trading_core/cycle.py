@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -162,6 +162,7 @@ class TradingContext:
     state: BotState
     ledger: dict[str, Position] = field(default_factory=dict)  # the bot's own books, from fills
     last_account: tuple[list[Balance], dict[str, Position]] | None = None  # last good read
+    reconciled: bool = True  # False until the runner's reconciliation passed: no orders
     products: dict[str, Product] = field(default_factory=dict)
 
     @classmethod
@@ -486,6 +487,8 @@ def _run_guards(
         results, now=now, cycle=cycle, broker=ctx.broker, positions=positions
     )
     ctx.modes = ctx.mode_control.current(now)
+    if not ctx.reconciled:
+        ctx.modes = replace(ctx.modes, kill_switch=True, reason="reconciliation pending")
     return results, restrictions, ages
 
 

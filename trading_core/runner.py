@@ -22,9 +22,8 @@ from .brokers.base import Broker
 from .clock import Clock, VirtualClock
 from .config.settings import Settings
 from .cycle import CycleReport, TradingContext, run_cycle
-from .domain import OrderEvent, OrderStatus
 from .domain.money import fmt
-from .errors import BrokerError, ConfigError
+from .errors import ConfigError
 from .store.event_store import EventStore
 from .store.health import write_health
 from .telemetry.redaction import register_secret
@@ -44,6 +43,7 @@ class RunOptions:
     metrics_host: str = "127.0.0.1"
     metrics_port_required: bool = False  # True: a taken port is an error, not a warning
     metrics_file: Path | None = None  # snapshot for export_metrics.py (default: beside health)
+    reconcile_every_s: float = 600.0  # wall seconds between reconciliations while running
 
 
 @dataclass(slots=True)
@@ -128,7 +128,7 @@ class Bot:
         options = self.options
         now = self.clock.now()
         self._lifecycle("start", now)
-        self._resolve_unfinished_orders(now)
+        self.ctx.reconciled = self._reconcile()
         # long-lived start-up objects (market history, products) out of the collector's way:
         # keeps full collections short during cycles
         gc.collect()
@@ -140,6 +140,12 @@ class Bot:
                 if options.max_cycles is not None and summary.cycles >= options.max_cycles:
                     break
                 started = time.monotonic()
+                due = started - self._last_reconcile >= options.reconcile_every_s
+                if not self.ctx.reconciled:
+                    self.ctx.reconciled = self._reconcile()
+                elif due:  # periodic: a breach latches reduce-only; a failed read is the
+                    self._reconcile()  # error-rate guard's business, not a reason to stop
+
                 try:
                     report = run_cycle(self.ctx, self.clock)
                 except Exception as exc:  # a bug or an unclassified failure: record, go on
@@ -246,40 +252,25 @@ class Bot:
             profile=self.settings.profile,
         )
 
-    def _resolve_unfinished_orders(self, now: datetime) -> None:
-        """Orders the store left in flight (a crash between intent and answer) are looked up by
-        client order id and brought up to date before any new order is sent."""
-        for order in self.store.list_orders(open_only=True):
-            try:
-                venue = self.broker.find_order_by_client_id(order.client_order_id)
-            except BrokerError as exc:
-                log.error("cannot resolve order %s: %s", order.client_order_id, exc.message)
-                continue
-            if venue is not None:
-                self.store.upsert_order(venue)
-                continue
-            if order.status is OrderStatus.INITIALIZED:
-                order.apply(OrderEvent.CANCEL, now, reason="never sent (found at start)")
-            elif order.status is OrderStatus.SUBMITTED:
-                order.apply(OrderEvent.FAIL, now, reason="unknown to the venue (found at start)")
-            else:
-                log.warning(
-                    "order %s is %s in the store but unknown to the venue",
-                    order.client_order_id,
-                    order.status.value,
-                )
-                continue
-            self.store.upsert_order(order)
-            self.store.append_event(
-                "order_update",
-                ts=now,
-                symbol=order.symbol,
-                severity="warning",
-                message=(
-                    f"unfinished order {order.client_order_id} resolved as {order.status.value}"
-                ),
-            )
-        self.store.commit()
+    def _reconcile(self) -> bool:
+        """Bring the store in line with the venue (see reconcile.py). Until it has passed once,
+        cycles run with trading suspended: no new order leaves before reconciliation."""
+        from .reconcile import reconcile_with_retries
+
+        now = self.clock.now()
+        report = reconcile_with_retries(
+            self.store,
+            self.broker,
+            self.ctx.mode_control,
+            now=now,
+            symbols=list(self.settings.symbols),
+        )
+        self._last_reconcile = time.monotonic()
+        if report is None:
+            log.error("reconciliation could not read the venue: no orders until it does")
+            return False
+        self.ctx.ledger = self.store.positions()  # fills applied by reconciliation count now
+        return True
 
     def _lifecycle(self, what: str, now: datetime, **extra: Any) -> None:
         settings = self.settings

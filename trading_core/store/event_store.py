@@ -78,6 +78,7 @@ EVENT_TYPES: tuple[str, ...] = (
     "pnl",
     "lifecycle",
     "data_quality",
+    "reconcile",
 )
 
 #: Severities, least to most severe.

@@ -1,0 +1,178 @@
+"""Reconciliation: the store brought in line with the venue before any order is sent.
+
+Run at every start (and periodically by the runner). Stated invariants, each checked:
+- every order the store left in flight is resolved by client order id (found: updated; never
+  sent: cancelled; sent but unknown to the venue: failed);
+- orders on the venue that the store does not know (placed by hand) are adopted and reported;
+- fills the venue has and the store lacks are applied once (the fill id is the key);
+- no client order id stands for two venue orders (no order doubled);
+- for every symbol the bot has fills in, the venue holds at least what the fills add up to
+  (position = sum of fills; more on the venue is outside holdings, reported, not a breach).
+A breach is a SEV-1 event and latches reduce-only until an operator clears it."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from .brokers.base import Broker
+from .domain import OrderEvent, OrderStatus
+from .domain.money import ZERO, fmt
+from .errors import BrokerError
+from .risk.modes import ModeController
+from .store.event_store import EventStore
+
+log = logging.getLogger("trading_core.reconcile")
+FILL_LOOKBACK = timedelta(days=2)  # how far behind the last stored fill to ask for missed ones
+
+
+@dataclass(slots=True)
+class ReconcileReport:
+    resolved: dict[str, str] = field(default_factory=dict)  # client id -> new status
+    adopted: list[str] = field(default_factory=list)  # venue order ids the store did not know
+    fills_applied: int = 0
+    outside_holdings: dict[str, Decimal] = field(default_factory=dict)  # venue qty beyond fills
+    breaches: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.breaches
+
+    def summary(self) -> str:
+        parts = [
+            f"{len(self.resolved)} in-flight resolved",
+            f"{len(self.adopted)} adopted",
+            f"{self.fills_applied} missed fills applied",
+        ]
+        if self.outside_holdings:
+            parts.append(
+                "outside holdings: "
+                + ", ".join(f"{s} {fmt(q)}" for s, q in sorted(self.outside_holdings.items()))
+            )
+        if self.breaches:
+            parts.append("BREACHES: " + "; ".join(self.breaches))
+        return ", ".join(parts)
+
+
+def reconcile(
+    store: EventStore, broker: Broker, modes: ModeController, *, now: datetime, symbols: list[str]
+) -> ReconcileReport:
+    """Bring the store in line with the venue; raises BrokerError if the venue cannot be read
+    (then nothing was decided, and the caller must not trade)."""
+    report = ReconcileReport()
+    venue_orders = broker.list_orders(open_only=False)
+    by_client: dict[str, Any] = {}
+    doubled = Counter(o.client_order_id for o in venue_orders if o.client_order_id)
+    for order in venue_orders:
+        by_client.setdefault(order.client_order_id, order)
+    for client_id, count in doubled.items():
+        if count > 1:
+            report.breaches.append(f"client order id {client_id} stands for {count} venue orders")
+
+    for order in store.list_orders(open_only=True):
+        venue = by_client.get(order.client_order_id) or broker.find_order_by_client_id(
+            order.client_order_id
+        )
+        if venue is not None:
+            store.upsert_order(venue)
+            if venue.status is not order.status:
+                report.resolved[order.client_order_id] = venue.status.value
+            continue
+        if order.status is OrderStatus.INITIALIZED:
+            order.apply(OrderEvent.CANCEL, now, reason="never sent (found at start)")
+        elif order.status is OrderStatus.SUBMITTED:
+            order.apply(OrderEvent.FAIL, now, reason="unknown to the venue (found at start)")
+        else:
+            report.breaches.append(
+                f"order {order.client_order_id} is {order.status.value} in the store but "
+                "unknown to the venue"
+            )
+            continue
+        store.upsert_order(order)
+        report.resolved[order.client_order_id] = order.status.value
+
+    known = {o.client_order_id for o in store.list_orders()}
+    for order in venue_orders:
+        if order.status.is_working and order.client_order_id not in known:
+            store.upsert_order(order)
+            report.adopted.append(order.order_id)
+
+    stored_fills = store.list_fills()
+    since = stored_fills[-1].time - FILL_LOOKBACK if stored_fills else None
+    for fill in broker.list_fills(since=since):
+        if store.record_fill(fill):
+            report.fills_applied += 1
+
+    books = store.positions()
+    venue_positions = {p.symbol: p.quantity for p in broker.list_positions()}
+    for symbol, position in books.items():
+        held = venue_positions.get(symbol, ZERO)
+        if held + Decimal("1e-12") < position.quantity:
+            report.breaches.append(
+                f"{symbol}: the venue holds {fmt(held)} but the bot's fills add up to "
+                f"{fmt(position.quantity)}"
+            )
+        elif held > position.quantity and symbol in symbols:
+            report.outside_holdings[symbol] = held - position.quantity
+    for symbol, held in venue_positions.items():
+        if symbol not in books and held != ZERO and symbol in symbols:
+            report.outside_holdings[symbol] = held
+
+    severity = "critical" if report.breaches else "info"
+    store.append_event(
+        "reconcile",
+        ts=now,
+        severity=severity,
+        message=f"reconciliation {'FAILED' if report.breaches else 'ok'}: {report.summary()}",
+        payload={
+            "resolved": report.resolved,
+            "adopted": report.adopted,
+            "fills_applied": report.fills_applied,
+            "outside_holdings": report.outside_holdings,
+            "breaches": report.breaches,
+            "sev": "SEV-1" if report.breaches else None,
+        },
+    )
+    if report.breaches:
+        modes.set_latch(
+            "reduce_only",
+            True,
+            now=now,
+            set_by="reconcile",
+            reason="reconciliation breach: " + report.breaches[0],
+        )
+        log.critical(
+            "reconciliation breach [SEV-1]: %s; reduce-only until cleared",
+            "; ".join(report.breaches),
+        )
+    else:
+        log.info("reconciliation ok: %s", report.summary())
+    for order_id in report.adopted:
+        log.warning("adopted order %s placed outside the bot", order_id)
+    store.commit()
+    return report
+
+
+def reconcile_with_retries(
+    store: EventStore,
+    broker: Broker,
+    modes: ModeController,
+    *,
+    now: datetime,
+    symbols: list[str],
+    attempts: int = 3,
+) -> ReconcileReport | None:
+    """None when the venue could not be read after ``attempts`` tries (the caller halts)."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return reconcile(store, broker, modes, now=now, symbols=symbols)
+        except BrokerError as exc:
+            store.rollback()
+            log.error(
+                "reconciliation attempt %d failed (%s): %s", attempt, exc.kind.value, exc.message
+            )
+    return None
