@@ -227,6 +227,10 @@ class EventStore:
             except OSError as exc:
                 raise StoreError(f"cannot create the directory for {self.path}: {exc}") from None
             target, uri = str(self.path), False
+            if not self.path.exists():
+                # the store holds the account's history: private from the start (SQLite gives
+                # its -wal and -shm files the database file's permissions)
+                self.path.touch(mode=0o600)
         try:
             conn = sqlite3.connect(
                 target,
