@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import httpx
-from conftest import free_port  # type: ignore[import-not-found]
+from flows_support import free_port
 
 BIN = Path(sys.executable).parent
 

@@ -30,6 +30,9 @@ COMMAND_MODULES: tuple[str, ...] = (
     "sim_cmd",
     "account_cmd",
     "orders_cmd",
+    "backup_cmd",
+    "dr_cmd",
+    "review_cmd",
 )
 
 
