@@ -44,7 +44,8 @@ GRANULARITIES = {
     86400: "ONE_DAY",
 }
 
-_CONFIG_KINDS: dict[str, tuple[OrderType, TimeInForce]] = {
+#: Advanced Trade order_configuration keys and what they mean (shared with the simulator).
+CONFIG_KINDS: dict[str, tuple[OrderType, TimeInForce]] = {
     "market_market_ioc": (OrderType.MARKET, TimeInForce.IOC),
     "market_market_fok": (OrderType.MARKET, TimeInForce.FOK),
     "limit_limit_gtc": (OrderType.LIMIT, TimeInForce.GTC),
@@ -228,7 +229,7 @@ def order_from(doc: Mapping[str, Any]) -> Order:
     if not isinstance(configuration, Mapping) or len(configuration) != 1:
         raise ValueError("order_configuration must hold one configuration")
     ((kind, body),) = configuration.items()
-    order_type, tif = _CONFIG_KINDS[kind]
+    order_type, tif = CONFIG_KINDS[kind]
     filled = opt_dec(doc.get("filled_size"), "filled_size") or ZERO
     created = parse_time(doc["created_time"])
     updated = opt_time(doc.get("last_fill_time")) or created

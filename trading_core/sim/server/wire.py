@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from ...brokers.coinbase.codec import CONFIG_KINDS
 from ...clock import parse_utc
 from ...domain import (
     ZERO,
@@ -398,18 +399,6 @@ class ParsedConfiguration:
     post_only: bool = False
 
 
-_KINDS: dict[str, tuple[OrderType, TimeInForce]] = {
-    "market_market_ioc": (OrderType.MARKET, TimeInForce.IOC),
-    "market_market_fok": (OrderType.MARKET, TimeInForce.FOK),
-    "limit_limit_gtc": (OrderType.LIMIT, TimeInForce.GTC),
-    "limit_limit_gtd": (OrderType.LIMIT, TimeInForce.GTD),
-    "limit_limit_fok": (OrderType.LIMIT, TimeInForce.FOK),
-    "sor_limit_ioc": (OrderType.LIMIT, TimeInForce.IOC),
-    "stop_limit_stop_limit_gtc": (OrderType.STOP_LIMIT, TimeInForce.GTC),
-    "stop_limit_stop_limit_gtd": (OrderType.STOP_LIMIT, TimeInForce.GTD),
-}
-
-
 def _dec(body: dict[str, Any], name: str) -> Decimal | None:
     raw = body.get(name)
     if raw is None or raw == "":
@@ -425,11 +414,11 @@ def parse_configuration(configuration: Any) -> ParsedConfiguration:
     if not isinstance(configuration, dict) or len(configuration) != 1:
         raise WireError("order_configuration must hold exactly one configuration")
     ((key, body),) = configuration.items()
-    if key not in _KINDS:
+    if key not in CONFIG_KINDS:
         raise WireError(f"unsupported order_configuration {key!r}")
     if not isinstance(body, dict):
         raise WireError(f"{key} must be an object")
-    order_type, tif = _KINDS[key]
+    order_type, tif = CONFIG_KINDS[key]
     direction = body.get("stop_direction")
     stop_direction = None
     if order_type is OrderType.STOP_LIMIT:
