@@ -8,23 +8,18 @@ Exit 0 only if every selected check passes (1 otherwise, 2 on bad input)."""
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from trading_core.argtypes import OneLineParser
 from trading_core.validation.core_checks import CHECKS, run_core_checks
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(2, f"verify_core: error: {message}\n")
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = _Parser(prog="verify_core", description=__doc__.splitlines()[0])
+    parser = OneLineParser(prog="verify_core", description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="append", choices=["all", *CHECKS], default=None)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)

@@ -12,8 +12,9 @@ import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
+from ..argtypes import OneLineParser, number, positive_int
 from ..errors import ConfigError, TradingError
 
 PROG = "perps-bot"
@@ -36,30 +37,6 @@ COMMAND_MODULES: tuple[str, ...] = (
 )
 
 
-class OneLineParser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line naming the problem, and exit code 2."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message}\n")
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1 (got {value})")
-    return value
-
-
-def _number(text: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog=PROG, description="GPT-Trader: the Coinbase trading bot.")
     parser.add_argument("--version", action="store_true", help="print the version and exit")
@@ -71,8 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--dry-run", action="store_true", help="decide and log, send no order")
     run.add_argument("--reduce-only", action="store_true", help="only orders that reduce exposure")
     run.add_argument("--symbols", nargs="+", metavar="SYMBOL", help="e.g. BTC-USD ETH-USD")
-    run.add_argument("--interval", type=_number, metavar="S", help="seconds between cycles")
-    run.add_argument("--cycles", type=_positive_int, metavar="N", help="stop after N cycles")
+    run.add_argument("--interval", type=number, metavar="S", help="seconds between cycles")
+    run.add_argument("--cycles", type=positive_int, metavar="N", help="stop after N cycles")
     run.add_argument(
         "--scenario", help="simulated market: calm, trend, crash, flash-crash, stale, gappy"
     )

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any, NoReturn
+from typing import Any
 
 from rich import box
 from rich.console import Console, Group, RenderableType
@@ -25,6 +25,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from ..argtypes import OneLineParser
 from ..clock import isoformat_z
 from ..domain.money import fmt
 from ..store.errors import StoreError
@@ -337,13 +338,8 @@ def render_frame(
 # ---------------------------------------------------------------------- command line
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message}\n")
-
-
 def build_parser(prog: str) -> argparse.ArgumentParser:
-    parser = _Parser(prog=prog, description="Live terminal dashboard for perps-bot.")
+    parser = OneLineParser(prog=prog, description="Live terminal dashboard for perps-bot.")
     add_arguments(parser)
     return parser
 

@@ -7,32 +7,14 @@ import argparse
 import os
 from pathlib import Path
 
+from ..argtypes import positive_int, positive_number
+
 DEFAULT_DATA_DIR = Path("var/data/perps_bot")
 DEFAULT_PROFILE = "dev"
 PROFILE_ENV = "PERPS_PROFILE"
 DATA_DIR_ENV = "PERPS_DATA_DIR"
 #: telemetry.snapshot.SNAPSHOT_NAME (repeated here: building the CLI parser imports only this)
 SNAPSHOT_NAME = "metrics.prom"
-
-
-def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be positive (got {text})")
-    return value
-
-
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1 (got {value})")
-    return value
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -46,20 +28,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--refresh",
-        type=_positive,
+        type=positive_number,
         default=5.0,
         metavar="S",
         help="seconds between frames (default 5)",
     )
     parser.add_argument(
         "--window-min",
-        type=_positive,
+        type=positive_number,
         default=15.0,
         metavar="M",
         help="minutes of order activity to count (default 15)",
     )
     parser.add_argument(
-        "--events", type=_count, default=12, metavar="N", help="show the last N events (default 12)"
+        "--events",
+        type=positive_int,
+        default=12,
+        metavar="N",
+        help="show the last N events (default 12)",
     )
     parser.add_argument(
         "--metrics-file",

@@ -25,8 +25,8 @@ import time
 from collections.abc import Callable, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import NoReturn
 
+from ..argtypes import OneLineParser, port, positive_number
 from .metrics import DEFAULT_HOST, DEFAULT_PORT
 from .snapshot import SnapshotError, read_snapshot
 
@@ -172,33 +172,8 @@ def make_server(exporter: SnapshotExporter, host: str, port: int) -> ThreadingHT
     return server_cls((host, port), _handler(exporter))
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message}\n")
-
-
-def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be positive (got {text})")
-    return value
-
-
-def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"not a port number: {text}")
-    return value
-
-
 def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = OneLineParser(
         prog=prog,
         description="Serve the bot's metrics snapshot file on /metrics for Prometheus, reporting "
         "a stale snapshot as such instead of serving old numbers.",
@@ -210,11 +185,11 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
         metavar="PATH",
         help="the snapshot the bot writes each cycle (var/data/perps_bot/<profile>/metrics.prom)",
     )
-    parser.add_argument("--port", type=_port, default=DEFAULT_PORT, help="default %(default)s")
+    parser.add_argument("--port", type=port, default=DEFAULT_PORT, help="default %(default)s")
     parser.add_argument("--host", default=DEFAULT_HOST, help="bind address (default %(default)s)")
     parser.add_argument(
         "--stale-after",
-        type=_positive,
+        type=positive_number,
         default=DEFAULT_STALE_AFTER_S,
         metavar="S",
         help="report the snapshot stale when older than S seconds (default %(default)s; keep "
