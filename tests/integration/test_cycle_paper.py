@@ -225,28 +225,9 @@ def test_stop_event_finishes_cleanly(tmp_path: Path) -> None:
         store.close()
 
 
-class _BuyEverything:
-    """A strategy that wants to buy every symbol every cycle while flat."""
-
-    name = "buy_everything"
-
-    def on_price(self, symbol: str, price: Decimal, now: datetime) -> None:
-        return None
-
-    def decide(self, symbol: str, position_qty: Decimal, mark: Decimal) -> Any:
-        from trading_core.strategy import Action, Signal
-
-        action = Action.BUY if position_qty == 0 else Action.HOLD
-        return Signal(symbol, action, "test", mark)
-
-    def snapshot(self) -> dict[str, Any]:
-        return {}
-
-    def restore(self, state: dict[str, Any]) -> None:
-        return None
-
-
-def test_orders_in_one_cycle_respect_the_total_exposure_cap(tmp_path: Path) -> None:
+def test_orders_in_one_cycle_respect_the_total_exposure_cap(
+    tmp_path: Path, buy_when_flat: Any
+) -> None:
     settings = settings_for(
         tmp_path,
         risk={"max_exposure_pct": "0.12"},
@@ -260,7 +241,7 @@ def test_orders_in_one_cycle_respect_the_total_exposure_cap(tmp_path: Path) -> N
         starting_balances={"USD": settings.sim.starting_cash},
     )
     store = EventStore(settings.store_path)
-    ctx = TradingContext.build(settings, broker, store, strategy=_BuyEverything())
+    ctx = TradingContext.build(settings, broker, store, strategy=buy_when_flat)
     clock.advance(5)
     report = run_cycle(ctx, clock)
     store.close()

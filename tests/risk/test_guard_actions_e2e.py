@@ -102,24 +102,7 @@ def test_error_rate_halts_trading_until_the_cooldown_passes(tmp_path: Path) -> N
     store.close()
 
 
-def test_market_order_with_too_much_slippage_is_refused(tmp_path: Path) -> None:
-    from trading_core.strategy import Action, Signal
-
-    class BuyBig:
-        name = "buy_big"
-
-        def on_price(self, *a: Any) -> None:
-            return None
-
-        def decide(self, symbol: str, qty: Decimal, mark: Decimal) -> Signal:
-            return Signal(symbol, Action.BUY if qty == 0 else Action.HOLD, "test", mark)
-
-        def snapshot(self) -> dict[str, Any]:
-            return {}
-
-        def restore(self, state: dict[str, Any]) -> None:
-            return None
-
+def test_market_order_with_too_much_slippage_is_refused(tmp_path: Path, buy_when_flat: Any) -> None:
     settings = load_settings(
         "dev",
         cli={
@@ -144,7 +127,7 @@ def test_market_order_with_too_much_slippage_is_refused(tmp_path: Path) -> None:
         starting_balances={"USD": Decimal(100000)},
     )
     store = EventStore(settings.store_path)
-    ctx = TradingContext.build(settings, paper, store, strategy=BuyBig())
+    ctx = TradingContext.build(settings, paper, store, strategy=buy_when_flat)
     clock.advance(5)
     report = run_cycle(ctx, clock)
     assert report.submitted == 0 and report.block_reasons == {"slippage": 1}

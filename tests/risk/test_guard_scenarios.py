@@ -17,7 +17,6 @@ from trading_core.config import load_settings
 from trading_core.cycle import TradingContext, run_cycle
 from trading_core.risk.modes import ModeController
 from trading_core.store.event_store import EventStore
-from trading_core.strategy import Action, Signal
 
 BIN = Path(sys.executable).parent
 START = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
@@ -134,23 +133,9 @@ def test_stale_feed_trips_staleness_and_no_order_on_stale_symbols(
     assert late_orders == 0
 
 
-class _AlwaysBuy:
-    name = "always_buy"
-
-    def on_price(self, symbol: str, price: Decimal, now: datetime) -> None:
-        return None
-
-    def decide(self, symbol: str, position_qty: Decimal, mark: Decimal) -> Signal:
-        return Signal(symbol, Action.BUY if position_qty == 0 else Action.HOLD, "test", mark)
-
-    def snapshot(self) -> dict[str, Any]:
-        return {}
-
-    def restore(self, state: dict[str, Any]) -> None:
-        return None
-
-
-def test_kill_switch_set_while_running_stops_orders_from_the_next_cycle(tmp_path: Path) -> None:
+def test_kill_switch_set_while_running_stops_orders_from_the_next_cycle(
+    tmp_path: Path, buy_when_flat: Any
+) -> None:
     settings = load_settings(
         "dev",
         cli={"data_dir": tmp_path / "data", "strategy": {"position_fraction": "0.01"}},
@@ -165,7 +150,7 @@ def test_kill_switch_set_while_running_stops_orders_from_the_next_cycle(tmp_path
         starting_balances={"USD": Decimal(100000)},
     )
     store = EventStore(settings.store_path)
-    ctx = TradingContext.build(settings, broker, store, strategy=_AlwaysBuy())
+    ctx = TradingContext.build(settings, broker, store, strategy=buy_when_flat)
     clock.advance(5)
     assert run_cycle(ctx, clock).submitted > 0
     # an operator flips the switch from another process (its own store connection)
