@@ -10,8 +10,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from ..config.settings import RiskSettings
-from ..domain import OrderRequest, OrderSide
+from ..domain import OrderRequest
 from ..domain.money import ZERO, fmt
+from .exposure import increases_exposure
 from .guards.manager import Restrictions
 from .guards.runtime import herfindahl
 from .modes import TradingModes
@@ -40,14 +41,6 @@ class RiskContext:
     restrictions: Restrictions = field(default_factory=Restrictions)
 
 
-def increases_exposure(request: OrderRequest, position_qty: Decimal) -> bool:
-    """True unless the order only shrinks the current position toward flat (never flips it)."""
-    size = request.base_size
-    if request.side is OrderSide.BUY:
-        return not (position_qty < ZERO and size is not None and size <= -position_qty)
-    return not (position_qty > ZERO and size is not None and size <= position_qty)
-
-
 class PreTradeRisk:
     def __init__(self, settings: RiskSettings) -> None:
         self.settings = settings
@@ -55,7 +48,7 @@ class PreTradeRisk:
     def check(self, request: OrderRequest, ctx: RiskContext) -> RiskDecision:
         if ctx.modes.kill_switch:
             return RiskDecision(False, "kill_switch", "kill switch is on: no orders at all")
-        adds = increases_exposure(request, ctx.position_qty)
+        adds = increases_exposure(request.side, request.base_size, ctx.position_qty)
         if not adds:
             return RiskDecision.ok()
         if request.reduce_only:

@@ -17,8 +17,9 @@ from typing import Any
 
 from ...clock import isoformat_z, parse_utc
 from ...config.settings import RiskSettings
-from ...domain import Order, OrderSide
+from ...domain import Order
 from ...errors import BrokerError
+from ..exposure import increases_exposure
 from ..modes import ModeController
 from .base import Guard, GuardAction, GuardLevel, GuardResult, Severity
 from .inputs import ErrorWindow, GuardInputs, VolatilityTracker
@@ -284,7 +285,11 @@ class GuardManager:
         except BrokerError as exc:
             log.error("cannot list open orders to cancel: %s", exc.message)
             return
-        adding = [o.order_id for o in open_orders if _adds_exposure(o, positions)]
+        adding = [
+            o.order_id
+            for o in open_orders
+            if increases_exposure(o.side, o.remaining_size, _held(positions, o.symbol))
+        ]
         if not adding:
             return
         try:
@@ -312,12 +317,9 @@ class GuardManager:
         return dict(self._states)
 
 
-def _adds_exposure(order: Order, positions: Mapping[str, Any]) -> bool:
-    position = positions.get(order.symbol)
-    held = position.quantity if position is not None else Decimal(0)
-    if order.side is OrderSide.BUY:
-        return held >= 0
-    return held <= 0
+def _held(positions: Mapping[str, Any], symbol: str) -> Decimal:
+    position = positions.get(symbol)
+    return position.quantity if position is not None else Decimal(0)
 
 
 def _text(value: Decimal | None) -> str | None:
