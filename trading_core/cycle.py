@@ -38,6 +38,7 @@ from .execution import (
     entry_notional,
     quantize_request,
 )
+from .jsonutil import to_jsonable
 from .risk import PreTradeRisk, RiskContext, TradingModes
 from .risk.guards.base import GuardResult
 from .risk.guards.inputs import GuardInputs
@@ -422,7 +423,9 @@ def run_cycle(ctx: TradingContext, clock: Clock) -> CycleReport:
             "operations": counters.operations,
             "failures": counters.failures,
             "modes": report.modes,
-            "guards": {g.name: f"{g.level.label}:{_guard_value(g)}" for g in guard_results},
+            "guards": {
+                g.name: f"{g.level.label}:{to_jsonable(g.value) or ''}" for g in guard_results
+            },
             "exposures": {s: v.quantize(CENT) for s, v in exposures.items()},
             "data_ages": {s: round(a, 1) for s, a in guard_ages.items()},
             # what the next cycle (or the next start) carries on from: one write per cycle
@@ -490,11 +493,6 @@ def _run_guards(
     if not ctx.reconciled:
         ctx.modes = replace(ctx.modes, kill_switch=True, reason="reconciliation pending")
     return results, restrictions, ages
-
-
-def _guard_value(result: GuardResult) -> str:
-    value = result.value
-    return "" if value is None else format(value, "f") if value.is_finite() else str(value)
 
 
 def _read_quotes(

@@ -19,6 +19,7 @@ from ...clock import isoformat_z, parse_utc
 from ...config.settings import RiskSettings
 from ...domain import Order
 from ...errors import BrokerError
+from ...jsonutil import to_jsonable
 from ..exposure import increases_exposure
 from ..modes import ModeController
 from .base import Guard, GuardAction, GuardLevel, GuardResult, Severity
@@ -161,9 +162,9 @@ class GuardManager:
         self._recovering.pop(result.name, None)
         self._states[result.name] = {
             "level": result.level.label,
-            "value": _text(result.value),
-            "warning": _text(result.warning),
-            "critical": _text(result.critical),
+            "value": to_jsonable(result.value),
+            "warning": to_jsonable(result.warning),
+            "critical": to_jsonable(result.critical),
             "action": result.action.value,
             "reason": result.reason,
             "severity": result.severity.value,
@@ -320,10 +321,6 @@ class GuardManager:
 def _held(positions: Mapping[str, Any], symbol: str) -> Decimal:
     position = positions.get(symbol)
     return position.quantity if position is not None else Decimal(0)
-
-
-def _text(value: Decimal | None) -> str | None:
-    return None if value is None else format(value, "f") if value.is_finite() else str(value)
 
 
 __all__ = ["GUARDS_KEY", "GuardInputs", "GuardManager", "Restrictions"]
