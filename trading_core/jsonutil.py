@@ -46,8 +46,9 @@ def dumps(value: Any, *, indent: int | None = None) -> str:
     return json.dumps(to_jsonable(value), indent=indent, sort_keys=indent is not None)
 
 
-def atomic_write_text(path: Path, text: str, *, mode: int = 0o644, fsync: bool = True) -> None:
+def atomic_write_text(path: Path, text: str, *, mode: int = 0o600, fsync: bool = True) -> None:
     """Write ``text`` to ``path`` so that readers see the old or the new file, never half of one.
+    Private (0600) unless ``mode`` says otherwise: what the bot writes is its operator's.
 
     ``fsync=False`` skips forcing the data to disk: still atomic for readers and across a process
     crash, but after a power loss the file may be empty. For files rewritten every cycle."""

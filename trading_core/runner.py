@@ -38,7 +38,7 @@ CHECKPOINT_EVERY = 20  # cycles
 class RunOptions:
     max_cycles: int | None = None  # None: until stopped
     fast_forward: bool = False  # virtual clock, no sleeping (simulated market only)
-    save_every_s: float = 60.0  # wall seconds between paper-exchange saves when nothing traded
+    save_every_s: float = 60.0  # wall seconds between paper-exchange snapshots
     metrics_port: int | None = None  # serve /metrics here (None: no HTTP endpoint)
     metrics_host: str = "127.0.0.1"
     metrics_port_required: bool = False  # True: a taken port is an error, not a warning
@@ -85,9 +85,7 @@ class Bot:
             )
             self._start_metrics(options)
             if isinstance(self.clock, VirtualClock) and self.ctx.state.cycle > 0:
-                # resuming a fast-forward run: the last cycle ran at the market's current time,
-                # so the first cycle of this run is one interval later, never at the same instant
-                self.clock.advance(settings.interval_seconds)
+                self._resume_virtual_clock(self.clock)
         except BaseException:
             self.store.close()
             raise
@@ -97,6 +95,17 @@ class Bot:
         from .brokers.factory import open_broker
 
         return open_broker(self.settings, fast_forward=self.options.fast_forward)
+
+    def _resume_virtual_clock(self, clock: VirtualClock) -> None:
+        """A fast-forward run resumes one interval after the later of the market's time and the
+        last recorded cycle (after a kill the paper venue's snapshot may be older than the
+        store's last cycle): never at the same instant, never back in time."""
+        last = self.store.last_event("cycle")
+        start = clock.now()
+        if last is not None and last.ts > start:
+            start = last.ts
+        clock.set(start)
+        clock.advance(self.settings.interval_seconds)
 
     def _start_metrics(self, options: RunOptions) -> None:
         from .telemetry.metrics import BotMetrics
@@ -163,8 +172,9 @@ class Bot:
                 else:
                     consecutive_failures = 0
                     self._after_cycle(report, summary)
-                    due = time.monotonic() - last_save >= options.save_every_s
-                    if report.submitted or report.fills or due:
+                    # the paper venue journals every change itself; the snapshot is a
+                    # checkpoint (market included) that keeps its journal short
+                    if time.monotonic() - last_save >= options.save_every_s:
                         self._save_paper()
                         last_save = time.monotonic()
                     if report.cycle % CHECKPOINT_EVERY == 0:

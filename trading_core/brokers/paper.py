@@ -1,13 +1,21 @@
 """``PaperBroker``: the Broker protocol over the in-process simulated venue (trading_core.sim).
 
 Every call first moves the simulated market to the injected clock's time (a no-op when the clock
-has not moved), so a runner only has to advance its clock. ``open``/``save`` keep the whole venue
-(market, balances, orders, fills, positions) in one JSON file between runs.
+has not moved), so a runner only has to advance its clock.
+
+Durability is a venue's: every change (an order placed, edited, cancelled, filled, expired) is
+appended to a journal (``paper_exchange.journal``, one JSON line per change, written before the
+call returns), so a process killed at any instant restarts with every order and fill it had
+answered for. ``save`` writes the whole venue (market, balances, orders, fills, positions) to
+``paper_exchange.json`` and empties the journal; ``open`` reads the snapshot and replays the
+journal entries written after it. Both files are private (0600).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
@@ -33,6 +41,13 @@ from ..sim.market import SimulatedMarket
 from ..sim.replay import ReplayMarket
 from ..sim.scenarios import get_scenario
 
+JOURNAL_COMPACT_BYTES = 4 * 1024 * 1024  # past this, the next change writes a snapshot instead
+PRIVATE = 0o600
+
+
+def journal_path(state_path: Path) -> Path:
+    return state_path.with_suffix(".journal")
+
 
 class PaperBroker:
     """A Broker backed by a ``MatchingEngine``; ``state_path`` is where ``save`` writes."""
@@ -49,6 +64,9 @@ class PaperBroker:
         self.clock = clock
         self.name = name
         self.state_path = state_path
+        self.journal_seq = 0  # the last journal entry written (or replayed)
+        self._journal_fd: int | None = None
+        self._journal_bytes = 0
 
     # --- lifecycle -----------------------------------------------------------------------------
     @classmethod
@@ -75,6 +93,7 @@ class PaperBroker:
         state_path = Path(state_path)
         symbols = list(symbols)
         get_scenario(scenario)  # an unknown name is a ValueError listing the choices
+        journal_seq = 0
         if state_path.exists():
             try:
                 state = json.loads(state_path.read_text(encoding="utf-8"))
@@ -90,14 +109,21 @@ class PaperBroker:
                 )
             except (AttributeError, KeyError, TypeError, ValueError, ArithmeticError) as exc:
                 raise DataError(f"{state_path}: cannot restore paper state: {exc!r}") from None
+            journal_seq = _replay_journal(engine, journal_path(state_path), state)
+            fresh = False
         else:
             if market_data is not None:
                 market: SimulatedMarket | ReplayMarket = ReplayMarket(market_data, seed=seed)
             else:
                 market = SimulatedMarket(symbols, scenario=scenario, seed=seed, start=clock.now())
             engine = MatchingEngine(market, starting_balances=starting_balances, fees=fees)
+            fresh = True
         engine.market.add_symbols(symbols)
-        return cls(engine, clock, name, state_path=state_path)
+        broker = cls(engine, clock, name, state_path=state_path)
+        broker.journal_seq = journal_seq
+        if fresh:  # a journal without its snapshot belongs to a venue that was reset: drop it
+            broker.save()
+        return broker
 
     def save(self, path: Path | None = None) -> Path:
         """Write the venue's state atomically (to ``path`` or the ``state_path`` it was opened
@@ -106,12 +132,48 @@ class PaperBroker:
         if target is None:
             raise ValueError("no state path: pass one or open the broker with PaperBroker.open")
         self._sync()
-        text = json.dumps(to_jsonable(self.engine.to_state()), separators=(",", ":"))
-        atomic_write_text(target, text)
+        state = self.engine.to_state()
+        state["journal_seq"] = self.journal_seq
+        text = json.dumps(to_jsonable(state), separators=(",", ":"))
+        atomic_write_text(target, text, mode=PRIVATE)
+        if target == self.state_path:  # everything journalled so far is in the snapshot now
+            if self._journal_fd is not None:
+                os.ftruncate(self._journal_fd, 0)
+            else:
+                with contextlib.suppress(FileNotFoundError):
+                    os.truncate(journal_path(target), 0)
+            self._journal_bytes = 0
         return target
+
+    def close(self) -> None:
+        """Release the journal (every entry is already on its way to disk)."""
+        if self._journal_fd is not None:
+            os.close(self._journal_fd)
+            self._journal_fd = None
 
     def _sync(self) -> None:
         self.engine.advance_to(self.clock.now())
+        self._record()
+
+    def _record(self) -> None:
+        """Make the engine's changes durable before the call that made them returns: one
+        journal line, appended with a single write (a kill leaves it whole or absent)."""
+        entry = self.engine.journal_entry()
+        if entry is None or self.state_path is None:
+            return
+        self.journal_seq += 1
+        entry["seq"] = self.journal_seq
+        line = (json.dumps(to_jsonable(entry), separators=(",", ":")) + "\n").encode("utf-8")
+        if self._journal_fd is None:
+            path = journal_path(self.state_path)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._journal_fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, PRIVATE)
+            os.fchmod(self._journal_fd, PRIVATE)
+            self._journal_bytes = os.fstat(self._journal_fd).st_size
+        os.write(self._journal_fd, line)
+        self._journal_bytes += len(line)
+        if self._journal_bytes > JOURNAL_COMPACT_BYTES:
+            self.save()
 
     # --- reference and market data -------------------------------------------------------------
     def server_time(self) -> datetime:
@@ -159,7 +221,10 @@ class PaperBroker:
 
     def submit_order(self, request: OrderRequest) -> Order:
         self._sync()
-        return self.engine.submit_order(request)
+        try:
+            return self.engine.submit_order(request)
+        finally:
+            self._record()
 
     def preview_edit(
         self, order_id: str, *, limit_price: Decimal | None = None, base_size: Decimal | None = None
@@ -176,14 +241,20 @@ class PaperBroker:
         preview_id: str | None = None,
     ) -> Order:
         self._sync()
-        return self.engine.edit_order(
-            order_id, limit_price=limit_price, base_size=base_size, preview_id=preview_id
-        )
+        try:
+            return self.engine.edit_order(
+                order_id, limit_price=limit_price, base_size=base_size, preview_id=preview_id
+            )
+        finally:
+            self._record()
 
     def cancel_orders(self, order_ids: Sequence[str]) -> dict[str, bool]:
         """Cancel each order; maps order id -> whether the cancel succeeded."""
         self._sync()
-        return self.engine.cancel_orders(order_ids)
+        try:
+            return self.engine.cancel_orders(order_ids)
+        finally:
+            self._record()
 
     def get_order(self, order_id: str) -> Order:
         self._sync()
@@ -213,3 +284,39 @@ class PaperBroker:
         if symbol is not None:
             symbol = self.engine.product(symbol).symbol
         return self.engine.list_fills(symbol, order_id=order_id, since=since)
+
+
+def _replay_journal(engine: MatchingEngine, path: Path, state: Mapping[str, object]) -> int:
+    """Apply the journal entries written after the snapshot ``state`` (by sequence number), then
+    move the market to the last entry's time (without re-matching: those steps were matched
+    before the entries were written). Returns the last sequence number. A torn last line (a
+    write the kill interrupted, never answered for) is ignored; a torn line before the end is
+    damage, a DataError."""
+    saved_seq = state.get("journal_seq", 0)
+    seq = saved_seq if isinstance(saved_seq, int) else 0
+    try:
+        lines = path.read_bytes().splitlines()
+    except FileNotFoundError:
+        return seq
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read the paper journal: {exc.strerror or exc}") from None
+    last_time: datetime | None = None
+    for number, raw in enumerate(lines, start=1):
+        try:
+            entry = json.loads(raw)
+            entry_seq = int(entry["seq"])
+        except (ValueError, KeyError, TypeError):
+            if number == len(lines):
+                break
+            raise DataError(f"{path}: line {number} is damaged") from None
+        if entry_seq <= seq:
+            continue  # already in the snapshot
+        try:
+            engine.apply_journal_entry(entry)
+            last_time = datetime.fromisoformat(entry["time"])
+        except (AttributeError, KeyError, TypeError, ValueError, ArithmeticError) as exc:
+            raise DataError(f"{path}: line {number} cannot be replayed: {exc!r}") from None
+        seq = entry_seq
+    if last_time is not None and last_time > engine.market.time:
+        engine.market.advance_to(last_time)
+    return seq

@@ -151,7 +151,59 @@ class MatchingEngine:
         self._positions: dict[str, Position] = {}
         self._fills: deque[Fill] = deque(maxlen=MAX_FILLS)
         self._counters = {"order": 0, "fill": 0}
+        self._reset_changes()
         self._seed_positions()
+
+    # --- changes (the journal that makes every answer durable: see PaperBroker) ---------------
+    def _reset_changes(self) -> None:
+        self._changed: dict[str, None] = {}  # order ids changed since the last journal_entry
+        self._new_fills: list[Fill] = []
+        self._new_closed: list[str] = []
+
+    def _transition(
+        self, order: Order, event: OrderEvent, when: datetime, *, reason: str | None = None
+    ) -> None:
+        """Every order state change goes through here, so none escapes the journal."""
+        order.apply(event, when, reason=reason)
+        self._changed[order.order_id] = None
+
+    def journal_entry(self) -> dict[str, Any] | None:
+        """What changed since the last call (None: nothing): the changed orders and new fills,
+        plus the small whole-venue parts (working orders, positions, balances, counters) and
+        the market time. ``apply_journal_entry`` on a state saved before it reproduces the
+        venue after it."""
+        if not (self._changed or self._new_fills or self._new_closed):
+            return None
+        entry = {
+            "time": self.market.time.isoformat(),
+            "orders": [encode_order(self._orders[i]) for i in self._changed if i in self._orders],
+            "fills": [encode_fill(f) for f in self._new_fills],
+            "closed": list(self._new_closed),
+            "live": self._encode_live(),
+            "positions": [encode_position(p) for _, p in sorted(self._positions.items())],
+            "balances": self.accounts.to_state(),
+            "counters": dict(self._counters),
+        }
+        self._reset_changes()
+        return entry
+
+    def apply_journal_entry(self, entry: Mapping[str, Any]) -> None:
+        """Replay one ``journal_entry`` (the market is the caller's: see PaperBroker.open)."""
+        for data in entry["orders"]:
+            order = decode_order(data)
+            self._orders[order.order_id] = order
+            self._client_index[order.client_order_id] = order.order_id
+        self._live = self._decode_live(entry["live"])
+        for order_id in entry["closed"]:
+            self._remember_closed(order_id)
+        self._fills.extend(decode_fill(f) for f in entry["fills"])
+        self._positions = {}
+        for data in entry["positions"]:
+            position = decode_position(data)
+            self._positions[position.symbol] = position
+        self.accounts = Accounts.from_state(entry["balances"])
+        self._counters = {k: int(v) for k, v in entry["counters"].items()}
+        self._reset_changes()
 
     def _seed_positions(self) -> None:
         """Starting holdings of a product's base currency open a position at the current mid."""
@@ -198,7 +250,7 @@ class MatchingEngine:
                     order.stop_direction is StopDirection.UP and last >= stop
                 ):
                     live.stop_t = None
-                    order.apply(OrderEvent.TRIGGER, when)
+                    self._transition(order, OrderEvent.TRIGGER, when)
                     takes, _ = self._walk(
                         order.symbol, order.side, units=live.units, limit_t=live.limit_t
                     )
@@ -498,7 +550,7 @@ class MatchingEngine:
         now = self.market.time
         order = Order.from_request(request, order_id=self._next_id("order"), now=now)
         order.symbol = product.symbol
-        order.apply(OrderEvent.SUBMIT, now)
+        self._transition(order, OrderEvent.SUBMIT, now)
         self._orders[order.order_id] = order
         self._client_index[order.client_order_id] = order.order_id
         if order.order_type is OrderType.MARKET:
@@ -513,7 +565,7 @@ class MatchingEngine:
             final = plan.complete and index == last_index
             self._fill(order, None, price_t, units, Liquidity.TAKER, now, final=final)
         if not order.status.is_terminal:
-            order.apply(OrderEvent.CANCEL, now)
+            self._transition(order, OrderEvent.CANCEL, now)
             self._closed_order(order)
 
     def _execute_limit(self, order: Order, plan: _Plan, now: datetime) -> None:
@@ -530,7 +582,7 @@ class MatchingEngine:
         self.accounts.place_hold(live.hold_ccy, live.hold)
         tif = order.time_in_force
         if order.order_type is OrderType.STOP_LIMIT:
-            order.apply(OrderEvent.ACCEPT, now)
+            self._transition(order, OrderEvent.ACCEPT, now)
             self._live[order.order_id] = live
             return
         if tif is TimeInForce.FOK and not plan.complete:
@@ -543,7 +595,7 @@ class MatchingEngine:
             return
         if tif in (TimeInForce.GTC, TimeInForce.GTD):
             if order.status is OrderStatus.SUBMITTED:
-                order.apply(OrderEvent.ACCEPT, now)
+                self._transition(order, OrderEvent.ACCEPT, now)
         else:
             self._finish(live, OrderEvent.CANCEL, now)
 
@@ -610,7 +662,8 @@ class MatchingEngine:
         position = self._positions.get(order.symbol) or Position(order.symbol)
         self._positions[order.symbol] = position.apply_fill(fill)
         self._fills.append(fill)
-        order.apply(OrderEvent.FILL if done else OrderEvent.PARTIAL_FILL, when)
+        self._new_fills.append(fill)
+        self._transition(order, OrderEvent.FILL if done else OrderEvent.PARTIAL_FILL, when)
         if done:
             self._live.pop(order.order_id, None)
             self._closed_order(order)
@@ -625,11 +678,15 @@ class MatchingEngine:
             self.accounts.release_hold(live.hold_ccy, live.hold)
             live.hold = ZERO
         self._live.pop(order.order_id, None)
-        order.apply(event, when, reason=reason)
+        self._transition(order, event, when, reason=reason)
         self._closed_order(order)
 
     def _closed_order(self, order: Order) -> None:
-        self._closed.append(order.order_id)
+        self._new_closed.append(order.order_id)
+        self._remember_closed(order.order_id)
+
+    def _remember_closed(self, order_id: str) -> None:
+        self._closed.append(order_id)
         while len(self._closed) > MAX_CLOSED_ORDERS:
             old = self._orders.pop(self._closed.popleft(), None)
             if old is not None and self._client_index.get(old.client_order_id) == old.order_id:
@@ -776,7 +833,7 @@ class MatchingEngine:
         live.units = int((size - order.filled_size) / product.base_increment)
         live.limit_t = int(price / product.quote_increment)
         now = self.market.time
-        order.apply(OrderEvent.EDIT, now)
+        self._transition(order, OrderEvent.EDIT, now)
         if not order.post_only:
             takes, _ = self._walk(order.symbol, order.side, units=live.units, limit_t=live.limit_t)
             for price_t, units in takes:
@@ -834,18 +891,7 @@ class MatchingEngine:
             "fees": {"maker": format(self.fees.maker, "f"), "taker": format(self.fees.taker, "f")},
             "balances": self.accounts.to_state(),
             "orders": [encode_order(o) for o in self._orders.values()],
-            "live": [
-                {
-                    "order_id": live.order.order_id,
-                    "units": live.units,
-                    "limit_t": live.limit_t,
-                    "stop_t": live.stop_t,
-                    "hold_ccy": live.hold_ccy,
-                    "hold": format(live.hold, "f"),
-                    "hold_rate": format(live.hold_rate, "f"),
-                }
-                for live in self._live.values()
-            ],
+            "live": self._encode_live(),
             "closed": list(self._closed),
             "positions": [encode_position(p) for _, p in sorted(self._positions.items())],
             "fills": [encode_fill(f) for f in self._fills],
@@ -881,10 +927,36 @@ class MatchingEngine:
             order = decode_order(data)
             engine._orders[order.order_id] = order
             engine._client_index[order.client_order_id] = order.order_id
-        engine._live = {}
-        for data in state["live"]:
-            order = engine._orders[data["order_id"]]
-            engine._live[order.order_id] = _Live(
+        engine._live = engine._decode_live(state["live"])
+        engine._closed = deque(state["closed"])
+        engine._positions = {}
+        for data in state["positions"]:
+            position = decode_position(data)
+            engine._positions[position.symbol] = position
+        engine._fills = deque((decode_fill(f) for f in state["fills"]), maxlen=MAX_FILLS)
+        engine._counters = {k: int(v) for k, v in state["counters"].items()}
+        engine._reset_changes()
+        return engine
+
+    def _encode_live(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "order_id": live.order.order_id,
+                "units": live.units,
+                "limit_t": live.limit_t,
+                "stop_t": live.stop_t,
+                "hold_ccy": live.hold_ccy,
+                "hold": format(live.hold, "f"),
+                "hold_rate": format(live.hold_rate, "f"),
+            }
+            for live in self._live.values()
+        ]
+
+    def _decode_live(self, items: Iterable[Mapping[str, Any]]) -> dict[str, _Live]:
+        live: dict[str, _Live] = {}
+        for data in items:
+            order = self._orders[data["order_id"]]
+            live[order.order_id] = _Live(
                 order=order,
                 units=int(data["units"]),
                 limit_t=int(data["limit_t"]),
@@ -893,14 +965,7 @@ class MatchingEngine:
                 hold=Decimal(data["hold"]),
                 hold_rate=Decimal(data["hold_rate"]),
             )
-        engine._closed = deque(state["closed"])
-        engine._positions = {}
-        for data in state["positions"]:
-            position = decode_position(data)
-            engine._positions[position.symbol] = position
-        engine._fills = deque((decode_fill(f) for f in state["fills"]), maxlen=MAX_FILLS)
-        engine._counters = {k: int(v) for k, v in state["counters"].items()}
-        return engine
+        return live
 
 
 def load_market(

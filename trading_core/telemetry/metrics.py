@@ -504,7 +504,9 @@ class BotMetrics:
         with self._lock:
             cycle = None if self._report is None else self._report.cycle
         stamp = time.time() if written_at is None else written_at
-        atomic_write_text(Path(path), format_snapshot(body, stamp, cycle), fsync=False)
+        atomic_write_text(
+            Path(path), format_snapshot(body, stamp, cycle), mode=0o644, fsync=False
+        )  # for a textfile collector running as another user; nothing secret in it
         self._last_snapshot = mono
         return True
 
