@@ -251,6 +251,11 @@ def test_sim_serve_and_sim_fault_from_the_command_line(
         assert "faults at" in cleared.stdout and "none" in cleared.stdout
         bad = run_cli(tmp_path, env, "sim", "fault", "--url", base, "meteor:size=9")
         assert bad.returncode == 2 and "unknown fault kind" in bad.stderr
+        key_file.chmod(0o644)  # exposed: a live profile refuses to start on it
+        exposed = run_cli(tmp_path, env, "run", "--profile", "canary", "--cycles", "1")
+        assert exposed.returncode == 2 and exposed.stdout == ""
+        assert exposed.stderr.count("\n") == 1 and "is 0644, open to group" in exposed.stderr
+        assert "BEGIN" not in exposed.stderr
     finally:
         serve.send_signal(signal.SIGINT)
         out, err = serve.communicate(timeout=15)

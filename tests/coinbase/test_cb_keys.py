@@ -49,6 +49,7 @@ def test_key_name_with_spaces_is_malformed(ec_key: tuple[str, str]) -> None:
 def test_key_file_and_escaped_newlines(tmp_path: Path, ec_key: tuple[str, str]) -> None:
     path = tmp_path / "key.json"
     path.write_text(json.dumps({"name": ec_key[0], "privateKey": ec_key[1]}))
+    path.chmod(0o600)
     key = load_api_key(settings(key_file=path))
     assert key.name == ec_key[0] and key.algorithm == "ES256"
     escaped = ec_key[1].replace("\n", "\\n")  # as a .env file holds it
@@ -56,9 +57,26 @@ def test_key_file_and_escaped_newlines(tmp_path: Path, ec_key: tuple[str, str]) 
     assert key.secret == ec_key[1].strip()
     with pytest.raises(ConfigError, match=r"COINBASE_KEY_FILE: .* is not JSON"):
         (tmp_path / "bad.json").write_text("{")
+        (tmp_path / "bad.json").chmod(0o600)
         load_api_key(settings(key_file=tmp_path / "bad.json"))
     with pytest.raises(ConfigError, match="COINBASE_KEY_FILE: cannot read"):
         load_api_key(settings(key_file=tmp_path / "missing.json"))
+
+
+@pytest.mark.parametrize("mode", [0o640, 0o604, 0o644, 0o660, 0o666])
+def test_a_key_file_open_to_group_or_others_is_refused(
+    tmp_path: Path, ec_key: tuple[str, str], mode: int
+) -> None:
+    path = tmp_path / "key.json"
+    path.write_text(json.dumps({"name": ec_key[0], "privateKey": ec_key[1]}))
+    path.chmod(mode)
+    with pytest.raises(ConfigError) as caught:
+        load_api_key(settings(key_file=path))
+    message = str(caught.value)
+    assert message.startswith(f"COINBASE_KEY_FILE: {path} is {mode:04o}, open to group")
+    assert "chmod 600" in message and ec_key[1] not in message and "\n" not in message
+    path.chmod(0o400)  # owner read-only is fine
+    assert load_api_key(settings(key_file=path)).name == ec_key[0]
 
 
 def test_both_algorithms_sign_what_the_simulator_verifies(

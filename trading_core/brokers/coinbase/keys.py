@@ -17,6 +17,7 @@ import binascii
 import json
 import os
 import secrets
+import stat
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -138,8 +139,16 @@ def load_api_key(settings: CoinbaseSettings, *, profile: str = "") -> ApiKey:
 
 
 def read_key_file(path: Path) -> ApiKey:
+    """The key in Coinbase's JSON download. Refused (before a byte of it is read) when anyone
+    but its owner may read or write it: a live profile does not start on an exposed key."""
     var = "COINBASE_KEY_FILE"
     try:
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+        if mode & 0o077:
+            raise ConfigError(
+                f"{var}: {path} is {mode:04o}, open to group or others; "
+                f"refusing to use it (chmod 600 {path})"
+            )
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"{var}: cannot read {path}: {exc.strerror or exc}") from None
