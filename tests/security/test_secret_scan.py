@@ -5,6 +5,7 @@ and it must find a secret planted on purpose (so it can fail)."""
 from __future__ import annotations
 
 import os
+import stat
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -84,6 +85,8 @@ def test_a_session_writes_no_secret(
         ],
         ["events", "list", "--profile", "canary", "--json", "--limit", "500"],
         ["guards", "status", "--profile", "canary", "--json"],
+        ["review", "weekly", "--profile", "canary", "--json"],
+        ["backup", "create", "--profile", "canary", "--json"],
     ):
         result = subprocess.run(
             [str(BIN / "perps-bot"), *args],
@@ -98,8 +101,18 @@ def test_a_session_writes_no_secret(
     written = [p for p in tmp_path.rglob("*") if p.is_file()]
     assert any(p.name == "perps_bot.log" for p in written)
     assert any(p.name.startswith("preflight_canary") for p in written)
+    assert any(p.name == "MANIFEST.json" for p in written)  # a backup was taken and scanned
+    assert any("review" in p.name and p.suffix == ".md" for p in written)
     needles = [*fragments(name, secret), "very-secret-token"]
     assert scan(tmp_path, outputs, needles) == []
+    # the store, health.json, reports and backups are the operator's alone; the metrics
+    # snapshot (for a textfile collector) and the log (redacted) are the exceptions
+    exposed = [
+        f"{p.relative_to(tmp_path)} {stat.S_IMODE(p.stat().st_mode):04o}"
+        for p in written
+        if p.stat().st_mode & 0o077 and p.name != "metrics.prom" and p.suffix != ".log"
+    ]
+    assert exposed == []
 
 
 def test_the_scan_catches_a_planted_secret(tmp_path: Path) -> None:

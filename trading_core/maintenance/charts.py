@@ -42,6 +42,7 @@ def equity_drawdown_png(cycles: Any, path: Path, title: str) -> Path:
         fig.tight_layout()
         tmp = path.with_name(f".{path.name}.partial")
         fig.savefig(tmp, format="png", dpi=100)
+        tmp.chmod(0o600)  # private, like every report
         tmp.replace(path)
     finally:
         plt.close(fig)
