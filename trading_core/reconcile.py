@@ -7,7 +7,11 @@ Run at every start (and periodically by the runner). Stated invariants, each che
 - fills the venue has and the store lacks are applied once (the fill id is the key);
 - no client order id stands for two venue orders (no order doubled);
 - for every symbol the bot has fills in, the venue holds at least what the fills add up to
-  (position = sum of fills; more on the venue is outside holdings, reported, not a breach).
+  (position = sum of fills; more on the venue is outside holdings, reported, not a breach);
+- cash is consistent: the venue's quote balance moved by what the bot's fills say (notional and
+  fees) since the last reconciliation. Cash moved otherwise (a deposit, a withdrawal, a trade
+  outside the bot's symbols) is reported as unexplained, with a warning, and becomes the new
+  baseline: on a spot account that is an operator's business, not proof of a bot fault.
 A breach is a SEV-1 event and latches reduce-only until an operator clears it."""
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from decimal import Decimal
 from typing import Any
 
 from .brokers.base import Broker
-from .domain import OrderEvent, OrderStatus
+from .domain import OrderEvent, OrderSide, OrderStatus
 from .domain.money import ZERO, fmt
 from .errors import BrokerError
 from .risk.modes import ModeController
@@ -28,6 +32,8 @@ from .store.event_store import EventStore
 
 log = logging.getLogger("trading_core.reconcile")
 FILL_LOOKBACK = timedelta(days=2)  # how far behind the last stored fill to ask for missed ones
+CASH_STATE = "reconcile_cash"  # the baseline: venue cash and the fills' cash flow at that time
+CASH_TOLERANCE = Decimal("0.01")
 
 
 @dataclass(slots=True)
@@ -36,6 +42,7 @@ class ReconcileReport:
     adopted: list[str] = field(default_factory=list)  # venue order ids the store did not know
     fills_applied: int = 0
     outside_holdings: dict[str, Decimal] = field(default_factory=dict)  # venue qty beyond fills
+    cash_unexplained: dict[str, Decimal] = field(default_factory=dict)  # quote ccy -> amount
     breaches: list[str] = field(default_factory=list)
 
     @property
@@ -52,6 +59,11 @@ class ReconcileReport:
             parts.append(
                 "outside holdings: "
                 + ", ".join(f"{s} {fmt(q)}" for s, q in sorted(self.outside_holdings.items()))
+            )
+        if self.cash_unexplained:
+            parts.append(
+                "cash moved outside the bot's fills: "
+                + ", ".join(f"{c} {fmt(v)}" for c, v in sorted(self.cash_unexplained.items()))
             )
         if self.breaches:
             parts.append("BREACHES: " + "; ".join(self.breaches))
@@ -122,7 +134,9 @@ def reconcile(
         if symbol not in books and held != ZERO and symbol in symbols:
             report.outside_holdings[symbol] = held
 
-    severity = "critical" if report.breaches else "info"
+    _check_cash(store, broker, report, now=now, symbols=symbols)
+
+    severity = "critical" if report.breaches else "warning" if report.cash_unexplained else "info"
     store.append_event(
         "reconcile",
         ts=now,
@@ -133,6 +147,7 @@ def reconcile(
             "adopted": report.adopted,
             "fills_applied": report.fills_applied,
             "outside_holdings": report.outside_holdings,
+            "cash_unexplained": report.cash_unexplained,
             "breaches": report.breaches,
             "sev": "SEV-1" if report.breaches else None,
         },
@@ -149,12 +164,59 @@ def reconcile(
             "reconciliation breach [SEV-1]: %s; reduce-only until cleared",
             "; ".join(report.breaches),
         )
+    elif report.cash_unexplained:
+        log.warning("reconciliation ok, but %s", report.summary())
     else:
         log.info("reconciliation ok: %s", report.summary())
     for order_id in report.adopted:
         log.warning("adopted order %s placed outside the bot", order_id)
     store.commit()
     return report
+
+
+def _check_cash(
+    store: EventStore,
+    broker: Broker,
+    report: ReconcileReport,
+    *,
+    now: datetime,
+    symbols: list[str],
+) -> None:
+    """Per quote currency of the bot's symbols: venue cash now minus the baseline's must equal
+    the cash flow of the fills stored since (buys pay notional and fee, sells receive notional
+    less fee). Records the new baseline (pending until the caller commits)."""
+    currencies = sorted({s.rsplit("-", 1)[-1] for s in symbols if "-" in s})
+    if not currencies:
+        return
+    flows = dict.fromkeys(currencies, ZERO)
+    for fill in store.list_fills():
+        currency = fill.symbol.rsplit("-", 1)[-1]
+        if currency in flows:
+            notional = fill.price * fill.size
+            flows[currency] += (
+                notional - fill.fee if fill.side is OrderSide.SELL else -notional - fill.fee
+            )
+    cash = dict.fromkeys(currencies, ZERO)
+    for balance in broker.list_balances():
+        if balance.currency in cash:
+            cash[balance.currency] += balance.total
+    saved = store.get_state(CASH_STATE) or {}
+    for currency in currencies:
+        base = saved.get(currency) if isinstance(saved, dict) else None
+        if not isinstance(base, dict):
+            continue
+        try:
+            expected = Decimal(base["cash"]) + flows[currency] - Decimal(base["flows"])
+        except (KeyError, TypeError, ArithmeticError):
+            continue  # an unreadable baseline: start a new one
+        drift = cash[currency] - expected
+        if abs(drift) > CASH_TOLERANCE:
+            report.cash_unexplained[currency] = drift
+    store.set_state(
+        CASH_STATE,
+        {c: {"cash": cash[c], "flows": flows[c]} for c in currencies},
+        now,
+    )
 
 
 def reconcile_with_retries(

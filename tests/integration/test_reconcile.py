@@ -171,3 +171,27 @@ def test_no_order_before_reconciliation_passes(tmp_path: Path, monkeypatch: Any)
     assert summary.orders == 0
     assert summary.last is not None and summary.last.modes == "kill-switch"
     assert summary.blocked > 0  # the strategy wanted to trade all along
+
+
+def test_cash_moved_outside_the_fills_is_reported_once_not_a_breach(tmp_path: Path) -> None:
+    settings = settings_for(tmp_path)
+    run(settings, cycles=3)
+    assert reconcile_events(settings)[-1].payload["cash_unexplained"] == {}
+    broker, _ = venue(settings)
+    broker.engine.accounts.credit("USD", Decimal("2500"))  # an operator's deposit
+    broker.save()
+    run(settings)
+    event = reconcile_events(settings)[-1]
+    assert event.severity == "warning" and event.payload["breaches"] == []
+    assert {k: Decimal(v) for k, v in event.payload["cash_unexplained"].items()} == {
+        "USD": Decimal("2500")
+    }
+    assert "cash moved outside the bot's fills: USD 2500" in event.message
+    store = EventStore.open_readonly(settings.store_path)
+    try:
+        latches = store.get_state("modes") or {}
+        assert not (latches.get("reduce_only") or {}).get("on")
+    finally:
+        store.close()
+    run(settings)  # the deposit is the new baseline
+    assert reconcile_events(settings)[-1].payload["cash_unexplained"] == {}
