@@ -161,3 +161,56 @@ def test_fault_specs() -> None:
     for bad in ("error:status=404", "ws_drop:code=1001", "latency:speed=2", "timeout:when=soon"):
         with pytest.raises(FaultError):
             parse_spec(bad)
+
+
+def test_new_fault_specs() -> None:
+    assert parse_spec("auth:count=3").count == 3
+    assert parse_spec("rate_limit:headers=0").params["headers"] == 0
+    skew = parse_spec("clock_skew:seconds=-30")
+    assert skew.count is None and skew.params["seconds"] == -30.0  # until cleared
+    exact = parse_spec("timeout:path=/api/v3/brokerage/orders$,method=POST")
+    assert exact.matches("POST", "/api/v3/brokerage/orders")
+    assert not exact.matches("POST", "/api/v3/brokerage/orders/preview")
+    for bad in ("rate_limit:headers=2", "clock_skew:seconds=nan", "auth:status=403"):
+        with pytest.raises(FaultError):
+            parse_spec(bad)
+
+
+def test_bare_429_without_rate_limit_headers(client: Client, sim: Sim) -> None:
+    sim.fault(kind="rate_limit", headers=0, count=1)
+    bare = client.call("GET", "/accounts")
+    assert bare.status_code == 429 and bare.json()["error"] == "RESOURCE_EXHAUSTED"
+    assert not any(h.lower().startswith("x-ratelimit") for h in bare.headers)
+    assert "retry-after" not in {h.lower() for h in bare.headers}
+    sim.fault(kind="rate_limit", count=1)
+    assert "retry-after" in {h.lower() for h in client.call("GET", "/accounts").headers}
+
+
+def test_auth_fault_refuses_good_credentials_on_private_endpoints_only(
+    client: Client, sim: Sim
+) -> None:
+    sim.fault(kind="auth", count=2)
+    assert client.call("GET", "/time").status_code == 200  # public: passes, count untouched
+    for _ in range(2):
+        refused = client.call("GET", "/accounts")
+        assert refused.status_code == 401 and refused.json()["error"] == "UNAUTHENTICATED"
+    assert client.call("GET", "/accounts").status_code == 200  # used up
+    assert sim.state()["faults_applied"]["auth"] == 2
+
+
+def test_clock_skew_moves_server_time_and_judges_tokens_at_it(client: Client, sim: Sim) -> None:
+    sim.fault(kind="clock_skew", seconds=-3)  # within the JWT leeway: accepted
+    assert client.call("GET", "/accounts").status_code == 200
+    sim.admin("DELETE", "/sim/faults")
+    sim.fault(kind="clock_skew", seconds=-30)  # the venue 30 s behind: our nbf is its future
+    served = float(client.call("GET", "/time").json()["epochSeconds"])
+    assert abs(served - (time.time() - 30)) < 3
+    refused = client.call("GET", "/accounts")
+    assert refused.status_code == 401 and "not yet valid" in refused.json()["message"]
+    sim.admin("DELETE", "/sim/faults")
+    sim.fault(kind="clock_skew", seconds=600)  # the venue 10 minutes ahead: tokens expired
+    assert "expired" in client.call("GET", "/accounts").json()["message"]
+    sim.admin("DELETE", "/sim/faults")
+    assert client.call("GET", "/accounts").status_code == 200
+    served = float(client.call("GET", "/time").json()["epochSeconds"])
+    assert abs(served - time.time()) < 3

@@ -12,10 +12,16 @@ work line by line: newlines inside a message are written as ``\\n``; only traceb
 
 Every record passes ``RedactionFilter`` on each handler installed here: message, args, fields,
 exception and stack text are redacted (``telemetry.redaction``) before any handler formats them.
+
+The log is not the record (the event store is), so a log file that cannot be written (disk
+full, a read-only or vanished file system) never stops the bot: ``ResilientFileHandler`` drops
+the line, counts it, says so once on stderr, reopens the file at the next record and, when a
+write succeeds again, notes in the file and on stderr how many lines were lost.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import logging.handlers
@@ -23,7 +29,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from ..errors import ConfigError
 from .redaction import redact, redact_jsonable
@@ -143,6 +149,91 @@ class LineFormatter(logging.Formatter):
         return line
 
 
+class ResilientFileHandler(logging.handlers.RotatingFileHandler):
+    """The rotating log file, for which a failed write (OSError: ENOSPC, EROFS, EIO...) is not
+    an error anyone else has to handle: no exception, no traceback per line on stderr. The line
+    is dropped (``dropped`` counts the current outage, ``dropped_total`` all of them), the first
+    drop of an outage writes one notice to stderr, the stream is discarded (its unwritten buffer
+    with it) and reopened at the next record. The first record written after an outage is
+    preceded by a WARNING line saying how many were lost, also echoed once to stderr. Anything
+    that is not an OSError (a formatting bug) goes to logging's usual ``handleError``."""
+
+    def __init__(self, filename: Path | str, **kwargs: Any) -> None:
+        super().__init__(filename, **kwargs)
+        self.dropped = 0
+        self.dropped_total = 0
+        self.outages = 0
+        self.notice_stream: TextIO | None = None  # None: sys.stderr at the time
+        self._failed = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self._failed = False
+        if self.dropped:
+            self._write_recovery()
+            if self._failed:  # still failing: handleError counted this record as dropped
+                return
+        super().emit(record)
+
+    def _write_recovery(self) -> None:
+        lost = self.dropped
+        note = logging.LogRecord(
+            __name__,
+            logging.WARNING,
+            __file__,
+            0,
+            f"log file {self.baseFilename} writable again: {lost} line(s) were dropped while "
+            "it was not (the event store has the record)",
+            None,
+            None,
+        )
+        note._redacted = True  # type: ignore[attr-defined]
+        super().emit(note)
+        if not self._failed:
+            self.dropped = 0
+            self._notice(f"logging: writing {self.baseFilename} again ({lost} line(s) dropped)")
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        exc = sys.exc_info()[1]
+        if not isinstance(exc, OSError):
+            super().handleError(record)
+            return
+        self._failed = True
+        self.dropped += 1
+        self.dropped_total += 1
+        self._discard_stream()
+        if self.dropped == 1:
+            self.outages += 1
+            self._notice(
+                f"logging: cannot write {self.baseFilename} ({exc.strerror or exc}); dropping "
+                "log lines until it can (trading goes on; the event store keeps the record)"
+            )
+
+    def _discard_stream(self) -> None:
+        stream, self.stream = self.stream, None  # type: ignore[assignment]
+        if stream is not None:
+            with contextlib.suppress(OSError):  # its failed buffer goes with it; the fd is closed
+                stream.close()
+
+    def reopen(self) -> None:
+        """Close the file now; the next record opens it again (after a move or a repair)."""
+        with self.lock:  # type: ignore[union-attr]
+            self._discard_stream()
+
+    def _notice(self, text: str) -> None:
+        stream = self.notice_stream or sys.stderr
+        try:
+            stream.write(f"{time.strftime('%H:%M:%S', time.gmtime())} WARNING {text}\n")
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+
+
+def file_handler() -> ResilientFileHandler | None:
+    """The log file handler ``setup_logging`` installed (None before it has run)."""
+    with _install_lock:
+        return next((h for h in _installed if isinstance(h, ResilientFileHandler)), None)
+
+
 def setup_logging(
     log_path: Path | str = DEFAULT_LOG_PATH,
     *,
@@ -168,15 +259,15 @@ def setup_logging(
         _remove_installed()
         redaction = RedactionFilter()
         try:
-            file_handler = logging.handlers.RotatingFileHandler(
+            handler = ResilientFileHandler(
                 path, maxBytes=max_bytes, backupCount=backups, encoding="utf-8"
             )
         except OSError as exc:
             raise ConfigError(f"log file {path}: cannot open: {exc}") from None
-        file_handler.setLevel(file_level)
-        file_handler.setFormatter(LineFormatter())
-        file_handler.addFilter(redaction)
-        handlers: list[logging.Handler] = [file_handler]
+        handler.setLevel(file_level)
+        handler.setFormatter(LineFormatter())
+        handler.addFilter(redaction)
+        handlers: list[logging.Handler] = [handler]
         if console:
             console_handler = logging.StreamHandler(sys.stderr)
             console_handler.setLevel(stderr_level)

@@ -2,10 +2,15 @@
 endpoint ``POST /sim/faults``) and from the CLI (``perps-bot sim serve --faults SPEC``).
 
 A fault is a rule: a kind, how many requests it applies to (``count``; None = until cleared),
-and optionally which requests (``path`` prefix, ``method``). REST kinds:
+and optionally which requests (``path`` prefix, or exactly that path when it ends in ``$``;
+``method``). REST kinds:
 
 - ``latency``   ``ms``: every matching response waits this long first
-- ``rate_limit``: HTTP 429 with rate-limit headers (a burst of ``count`` of them)
+- ``rate_limit``: HTTP 429 with rate-limit headers (a burst of ``count`` of them);
+  ``retry_after`` seconds (default 1); ``headers=0``: a bare 429, no ``x-ratelimit-*`` and no
+  ``Retry-After`` (the client has to pick its own wait)
+- ``auth``: HTTP 401 UNAUTHENTICATED on private endpoints (the credentials refused), public
+  ones unaffected
 - ``error``     ``status`` (default 503): a 5xx with Coinbase's error body, nothing done
 - ``timeout``   ``seconds``: the request is carried out, then the response is held that long
   (``when=before``: held first, carried out after): past the client's timeout it is lost
@@ -15,6 +20,12 @@ WebSocket kinds act on every open feed connection once when added (or, with ``ev
 that many seconds): ``ws_drop`` ``code`` 1000 (a clean close) or 1006 (the TCP connection
 dropped without a close frame); ``ws_gap`` ``skip`` (the next message's sequence_num jumps);
 ``ws_freeze`` (``seconds``, or until cleared: market data stops, heartbeats go on).
+
+``clock_skew`` ``seconds`` (may be negative; until cleared): the venue's clock as clients see it
+is that far off the wall clock: ``GET /time`` reports it, and JWTs (REST and the feed's
+subscribe) are judged against it, so past the JWT leeway (5 s behind, or the token's 120 s
+lifetime ahead) every signed request is refused with 401. Orders and market data keep the
+venue's own time.
 
 Spec strings: ``kind[:key=value[,key=value...]]``, e.g. ``latency:ms=200``,
 ``error:status=500,count=3,path=/api/v3/brokerage/orders``, ``ws_drop:code=1006``.
@@ -27,28 +38,33 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-REST_KINDS = ("latency", "rate_limit", "error", "timeout", "malformed")
+REST_KINDS = ("latency", "rate_limit", "auth", "error", "timeout", "malformed")
 WS_KINDS = ("ws_drop", "ws_gap", "ws_freeze")
-KINDS = REST_KINDS + WS_KINDS
+CLOCK_KINDS = ("clock_skew",)
+KINDS = REST_KINDS + WS_KINDS + CLOCK_KINDS
 _DEFAULT_COUNT: dict[str, int | None] = {
     "latency": None,
     "rate_limit": 1,
+    "auth": 1,
     "error": 1,
     "timeout": 1,
     "malformed": 1,
     "ws_drop": 1,
     "ws_gap": 1,
     "ws_freeze": None,
+    "clock_skew": None,
 }
 _PARAMS: dict[str, dict[str, type]] = {
     "latency": {"ms": float},
-    "rate_limit": {"retry_after": float},
+    "rate_limit": {"retry_after": float, "headers": int},
+    "auth": {},
     "error": {"status": int},
     "timeout": {"seconds": float, "when": str},
     "malformed": {"mode": str},
     "ws_drop": {"code": int, "every": float},
     "ws_gap": {"skip": int, "every": float},
     "ws_freeze": {"seconds": float},
+    "clock_skew": {"seconds": float},
 }
 _COMMON: dict[str, type] = {"count": int, "path": str, "method": str}
 
@@ -70,7 +86,11 @@ class Fault:
     def matches(self, method: str, path: str) -> bool:
         if self.method is not None and self.method.upper() != method.upper():
             return False
-        return self.path is None or path.startswith(self.path)
+        if self.path is None:
+            return True
+        if self.path.endswith("$"):  # exactly this path, not the ones under it
+            return path == self.path[:-1]
+        return path.startswith(self.path)
 
     def as_dict(self) -> dict[str, Any]:
         doc = asdict(self)
@@ -137,6 +157,12 @@ def _check(kind: str, params: dict[str, Any]) -> None:
         raise FaultError("ws_gap: skip must be at least 1")
     if kind == "rate_limit":
         params.setdefault("retry_after", 1.0)
+        if params.setdefault("headers", 1) not in (0, 1):
+            raise FaultError("rate_limit: headers is 1 (send them) or 0 (a bare 429)")
+    if kind == "clock_skew":
+        seconds = params.setdefault("seconds", 30.0)
+        if seconds != seconds or abs(seconds) > 86400 * 365:  # NaN or absurd
+            raise FaultError("clock_skew: seconds must be a number of seconds within a year")
 
 
 def spec_document(spec: str) -> dict[str, Any]:
@@ -162,6 +188,7 @@ class RestFaults:
 
     latency_s: float = 0.0
     rate_limit: Fault | None = None
+    auth: Fault | None = None
     error: Fault | None = None
     timeout: Fault | None = None
     malformed: Fault | None = None
@@ -169,7 +196,12 @@ class RestFaults:
     @property
     def any(self) -> bool:
         return bool(
-            self.latency_s or self.rate_limit or self.error or self.timeout or self.malformed
+            self.latency_s
+            or self.rate_limit
+            or self.auth
+            or self.error
+            or self.timeout
+            or self.malformed
         )
 
 
@@ -211,8 +243,9 @@ class FaultPlan:
                 self._rules.remove(fault)
                 self.version += 1
 
-    def for_request(self, method: str, path: str) -> RestFaults:
-        """Take the REST faults that apply to this request (counts go down)."""
+    def for_request(self, method: str, path: str, *, public: bool = False) -> RestFaults:
+        """Take the REST faults that apply to this request (counts go down). ``auth`` rules
+        pass public requests by: those carry no credentials to refuse."""
         if not self._rules:
             return RestFaults()
         with self._lock:
@@ -220,6 +253,8 @@ class FaultPlan:
             found: dict[str, Fault] = {}
             for fault in list(self._rules):
                 if fault.kind not in REST_KINDS or not fault.matches(method, path):
+                    continue
+                if public and fault.kind == "auth":
                     continue
                 if fault.kind == "latency":
                     latency += float(fault.params["ms"]) / 1000.0
@@ -230,6 +265,7 @@ class FaultPlan:
             return RestFaults(
                 latency_s=latency,
                 rate_limit=found.get("rate_limit"),
+                auth=found.get("auth"),
                 error=found.get("error"),
                 timeout=found.get("timeout"),
                 malformed=found.get("malformed"),
@@ -252,6 +288,13 @@ class FaultPlan:
         self._ws_events.append((self._ws_seq, fault))
         del self._ws_events[:-50]
         self.applied[fault.kind] = self.applied.get(fault.kind, 0) + 1
+
+    def skew_s(self) -> float:
+        """Seconds the venue's clock reads off the wall clock (``clock_skew`` rules; 0 none)."""
+        if not self._rules:
+            return 0.0
+        with self._lock:
+            return sum(float(f.params["seconds"]) for f in self._rules if f.kind == "clock_skew")
 
     @property
     def ws_seq(self) -> int:

@@ -1,7 +1,9 @@
 """What every REST request passes before an endpoint sees it, as a plain ASGI middleware:
-injected latency, JWT authentication (401), the rate limit (429 with ``x-ratelimit-*`` and
-``Retry-After``), injected 5xx; and what happens to the response afterwards: rate-limit
-headers, an injected timeout (the response held back), a malformed body."""
+injected latency, JWT authentication (401; judged at the venue's possibly skewed clock, and an
+injected ``auth`` fault refuses valid credentials), the rate limit (429 with ``x-ratelimit-*``
+and ``Retry-After``, or bare with ``headers=0``), injected 5xx; and what happens to the response
+afterwards: rate-limit headers, an injected timeout (the response held back), a malformed
+body."""
 
 from __future__ import annotations
 
@@ -66,11 +68,12 @@ class Gate:
         ctx = self.ctx
         label = path_label(path)
         method = scope["method"]
-        faults = ctx.faults.for_request(method, path)
+        public = is_public(path)
+        faults = ctx.faults.for_request(method, path, public=public)
         if faults.latency_s:
             await asyncio.sleep(faults.latency_s)
         headers = dict(scope.get("headers") or [])
-        if is_public(path):
+        if public:
             client = scope.get("client") or ("?", 0)
             verdict = ctx.public_limiter.check(str(client[0]))
         else:
@@ -78,7 +81,11 @@ class Gate:
             host = headers.get(b"host", b"").decode("latin-1")
             token = auth[7:] if auth[:7].lower() == "bearer " else ""
             try:
-                principal = ctx.keys.verify(token, uri=f"{method} {host}{path}")
+                if faults.auth is not None:
+                    raise AuthError("credentials refused (injected)")
+                principal = ctx.keys.verify(
+                    token, uri=f"{method} {host}{path}", skew_s=ctx.faults.skew_s()
+                )
             except AuthError as exc:
                 ctx.count(label, 401)
                 await respond(send, 401, error_body("UNAUTHENTICATED", f"Unauthorized: {exc}"))
@@ -88,12 +95,13 @@ class Gate:
             verdict = forced_limit(faults.rate_limit, verdict)
         if not verdict.allowed:
             ctx.count(label, 429)
+            bare = faults.rate_limit is not None and not faults.rate_limit.params.get("headers", 1)
             retry = [(b"retry-after", f"{max(verdict.retry_after, 0.001):.3f}".encode())]
             await respond(
                 send,
                 429,
                 error_body("RESOURCE_EXHAUSTED", "Too many requests"),
-                verdict.headers() + retry,
+                [] if bare else verdict.headers() + retry,
             )
             return
         if faults.error is not None:

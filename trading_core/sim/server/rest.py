@@ -8,7 +8,7 @@ import json
 import math
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -132,7 +132,8 @@ def route(method: str, path: str) -> Callable[[Callable[..., Any]], Callable[...
 # --- public --------------------------------------------------------------------------------------
 @route("GET", "/time")
 async def server_time(request: Request) -> JSONResponse:
-    now = ctx_of(request).venue.now
+    ctx = ctx_of(request)
+    now = ctx.venue.now + timedelta(seconds=ctx.faults.skew_s())  # clock_skew fault
     epoch = now.timestamp()
     return ok(
         {

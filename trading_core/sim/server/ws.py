@@ -121,7 +121,7 @@ class FeedSession:
         token = doc.get("jwt")
         if token is not None or "user" in channels:
             try:
-                self.ctx.keys.verify(str(token or ""), uri=None)
+                self.ctx.keys.verify(str(token or ""), uri=None, skew_s=self.ctx.faults.skew_s())
             except AuthError as exc:
                 await self.send_error(f"authentication failure: {exc}")
                 return
