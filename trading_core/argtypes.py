@@ -7,12 +7,17 @@ from __future__ import annotations
 import argparse
 from typing import NoReturn
 
+from .errors import LINE_BREAKS, one_line
+
+__all__ = ["LINE_BREAKS", "OneLineParser", "number", "one_line", "port", "positive_int"]
+
 
 class OneLineParser(argparse.ArgumentParser):
     """argparse, but a usage error is one line naming the problem, and exit code 2."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message}\n")
+        # argparse quotes some values (repr) but not all: "unrecognized arguments: a\nb"
+        self.exit(2, f"{one_line(self.prog)}: error: {one_line(message)}\n")
 
 
 def number(text: str) -> float:

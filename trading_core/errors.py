@@ -4,6 +4,16 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+#: Every character str.splitlines() breaks a line at.
+LINE_BREAKS = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
+_ESCAPES = {ord(ch): repr(ch)[1:-1] for ch in LINE_BREAKS}
+
+
+def one_line(text: str) -> str:
+    """``text`` with every line break written as its escape (``\\n``, ``\\u2028``, ...): an error
+    message built from outside input (a flag, a file name, a venue's text) stays one line."""
+    return text.translate(_ESCAPES)
+
 
 class ErrorKind(StrEnum):
     """How the caller should treat a failure."""

@@ -23,7 +23,7 @@ from .clock import Clock, VirtualClock
 from .config.settings import Settings
 from .cycle import CycleReport, TradingContext, run_cycle
 from .domain.money import fmt
-from .errors import ConfigError
+from .errors import BrokerError, ConfigError
 from .store.event_store import EventStore
 from .store.health import write_health
 from .telemetry.redaction import register_secret
@@ -284,7 +284,12 @@ class Bot:
 
     def _lifecycle(self, what: str, now: datetime, **extra: Any) -> None:
         settings = self.settings
-        positions = {p.symbol: p.quantity for p in self.broker.list_positions() if not p.is_flat}
+        try:
+            held_now = self.broker.list_positions()
+        except BrokerError as exc:  # a venue hiccup must not stop a start or a clean stop
+            log.warning("bot %s: positions unknown (%s)", what, exc.message)
+            held_now = list(self.store.positions().values())
+        positions = {p.symbol: p.quantity for p in held_now if not p.is_flat}
         self.store.append_event(
             "lifecycle",
             ts=now,

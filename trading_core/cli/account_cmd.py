@@ -19,7 +19,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import BrokerError
+from ..errors import BrokerError, one_line
 
 if TYPE_CHECKING:
     from ..brokers.base import Broker
@@ -329,5 +329,5 @@ def register(subparsers: Any) -> None:
 
 def fail(message: str) -> int:
     """One line on stderr, exit code 1 (a command that ran but did not succeed)."""
-    print(f"perps-bot: {message}", file=sys.stderr)
+    print(f"perps-bot: {one_line(message)}", file=sys.stderr)
     return 1

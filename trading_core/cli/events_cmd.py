@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from ..clock import isoformat_z
-from ..errors import ConfigError
+from ..errors import ConfigError, one_line
 from ..store.errors import StoreError
 from ..store.event_store import EventStore, StoredEvent, normalize_severity
 from ..store.timespec import parse_since
@@ -129,7 +129,7 @@ def run_events(
                 newest_first=True,
             )
     except StoreError as exc:
-        print(f"perps-bot events list: {exc.message}", file=err)
+        print(f"perps-bot events list: {one_line(exc.message)}", file=err)
         return 2
     found.reverse()  # the newest N, printed oldest first like a log tail
     try:

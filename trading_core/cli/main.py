@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..argtypes import OneLineParser, number, positive_int
+from ..argtypes import OneLineParser, number, one_line, positive_int
+from ..argtypes import port as port_number
 from ..errors import ConfigError, TradingError
 
 PROG = "perps-bot"
@@ -66,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--quiet", action="store_true", help="no per-cycle lines on stdout")
     run.add_argument(
         "--metrics-port",
-        type=int,
+        type=port_number,
         default=None,
         metavar="PORT",
         help="serve /metrics on this port (default $PERPS_METRICS_PORT or 9102; 0: off)",
@@ -210,7 +211,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(handler(args))
     except TradingError as exc:
-        print(f"{PROG}: error: {exc.message}", file=sys.stderr)
+        print(f"{PROG}: error: {one_line(exc.message)}", file=sys.stderr)
         return 2 if isinstance(exc, ConfigError) or exc.kind.value in ("rejected", "auth") else 1
     except KeyboardInterrupt:
         return 130

@@ -6,6 +6,7 @@ process environment < CLI flags. Environment names are explicit (see ``env_names
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,7 @@ SECTION_PREFIX: dict[str, tuple[str, type[BaseModel]]] = {
 }
 
 PROFILE_ENV = "PERPS_PROFILE"
+_DOTTED_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
 
 
 def default_config_dir() -> Path:
@@ -76,14 +78,34 @@ def read_profile_file(profile: str, config_dir: Path) -> dict[str, Any]:
         raise ConfigError(f"profile: no profile file {path}")
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except UnicodeDecodeError:
+        raise ConfigError(f"profile: {path} is not UTF-8 text") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
         raise ConfigError(f"profile: {path}{where} is not valid YAML") from None
     if not isinstance(data, dict):
         raise ConfigError(f"profile: {path} must hold a mapping of settings")
+    bad_key = _non_text_key(data)
+    if bad_key is not _NONE:
+        raise ConfigError(f"profile: {path}: setting names must be text (got {bad_key!r})")
     data.pop("profile", None)
     return data
+
+
+_NONE = object()
+
+
+def _non_text_key(data: Mapping[Any, Any]) -> object:
+    """The first key (at any depth) that is not a string, e.g. YAML's ``1: 2``; _NONE if none."""
+    for key, value in data.items():
+        if not isinstance(key, str):
+            return key
+        if isinstance(value, Mapping):
+            nested = _non_text_key(value)
+            if nested is not _NONE:
+                return nested
+    return _NONE
 
 
 def read_dotenv(path: Path) -> dict[str, str]:
@@ -91,7 +113,11 @@ def read_dotenv(path: Path) -> dict[str, str]:
         return {}
     from dotenv import dotenv_values  # python-dotenv ships with pydantic-settings
 
-    return {k: v for k, v in dotenv_values(path).items() if v is not None}
+    try:
+        values = dotenv_values(path, encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f".env: {path} is not UTF-8 text") from None
+    return {k: v for k, v in values.items() if v is not None}
 
 
 def _set_dotted(target: dict[str, Any], dotted: str, value: Any) -> None:
@@ -181,6 +207,8 @@ def describe_validation_error(exc: ValidationError, sources: Mapping[str, str]) 
     shown = ""
     if error["type"] == "extra_forbidden":
         message = "unknown setting"
+        if not _DOTTED_NAME.fullmatch(loc):  # "", "a b", "x\ny": shown quoted, on one line
+            loc = repr(loc)
     elif not isinstance(value, (dict, list, tuple)) and value is not None and "secret" not in loc:
         shown = f" (got {value!r})"
     where = f" [from {origin}]" if origin else ""

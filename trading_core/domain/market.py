@@ -32,6 +32,9 @@ class Quote:
         return self.ask - self.bid
 
     def is_sane(self) -> bool:
+        prices = (self.bid, self.ask, self.last)
+        if not all(isinstance(p, Decimal) and p.is_finite() for p in prices):
+            return False  # NaN would raise on comparison; inf is no price
         return self.bid > ZERO and self.ask >= self.bid and self.last > ZERO
 
 

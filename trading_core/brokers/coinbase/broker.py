@@ -46,7 +46,7 @@ from ...domain import (
     fmt,
     is_perp_symbol,
 )
-from ...errors import BrokerError, ErrorKind, OrderRejected
+from ...errors import BrokerError, ErrorKind, OrderRejected, one_line
 from ...execution.quantize import quantize_price, quantize_size
 from ..base import BrokerStats
 from . import codec
@@ -181,7 +181,7 @@ class CoinbaseBroker:
             if book is not None:
                 return book
         doc = self.transport.get("/product_book", {"product_id": key, "limit": depth})
-        return self._decode("/product_book", codec.book_from, doc["pricebook"])
+        return self._decode("/product_book", lambda: codec.book_from(doc["pricebook"]))
 
     def get_candles(
         self, symbol: str, granularity_s: int, limit: int = 300, end: datetime | None = None
@@ -437,11 +437,16 @@ class CoinbaseBroker:
 
     def _created_order_id(self, doc: Mapping[str, Any], path: str, request: OrderRequest) -> str:
         if doc.get("success"):
-            order_id = (doc.get("success_response") or {}).get("order_id") or doc.get("order_id")
+            response = doc.get("success_response")
+            if not isinstance(response, Mapping):
+                response = {}
+            order_id = response.get("order_id") or doc.get("order_id")
             if not order_id:
                 raise bad_shape(path, KeyError("success_response.order_id"))
             return str(order_id)
-        error = doc.get("error_response") or {}
+        error = doc.get("error_response")
+        if not isinstance(error, Mapping):
+            error = {}
         reason = str(
             error.get("new_order_failure_reason")
             or error.get("error")
@@ -461,7 +466,7 @@ class CoinbaseBroker:
             if found is not None:
                 return found.order_id
         message = str(error.get("message") or error.get("error_details") or reason)
-        raise OrderRejected(f"{request.symbol}: {message}", reason=reason)
+        raise OrderRejected(f"{request.symbol}: {one_line(message)}", reason=reason)
 
     def preview_edit(
         self, order_id: str, *, limit_price: Decimal | None = None, base_size: Decimal | None = None
@@ -510,14 +515,16 @@ class CoinbaseBroker:
             body["preview_id"] = preview_id
         doc = self.transport.post("/orders/edit", body)
         if not doc.get("success"):
-            errors = doc.get("errors") or [{}]
-            first = errors[0] if isinstance(errors[0], dict) else {}
+            errors = doc.get("errors")
+            first = errors[0] if isinstance(errors, list) and errors else {}
+            if not isinstance(first, dict):
+                first = {}
             reason = str(
                 first.get("edit_failure_reason")
                 or str(first.get("preview_failure_reason") or "").removeprefix("PREVIEW_")
                 or "EDIT_FAILED"
             )
-            raise OrderRejected(f"edit {order_id}: {reason}", reason=reason)
+            raise OrderRejected(f"edit {order_id}: {one_line(reason)}", reason=reason)
         self._invalidate_account()
         return self.get_order(order_id)
 
@@ -539,7 +546,7 @@ class CoinbaseBroker:
 
     def get_order(self, order_id: str) -> Order:
         doc = self.transport.get(f"/orders/historical/{order_id}")
-        order = self._decode("/orders/historical/{id}", codec.order_from, doc["order"])
+        order = self._decode("/orders/historical/{id}", lambda: codec.order_from(doc["order"]))
         return self._remember(order)
 
     def find_order_by_client_id(self, client_order_id: str) -> Order | None:
@@ -613,6 +620,8 @@ class CoinbaseBroker:
             page = doc.get("fills")
             if not isinstance(page, list):
                 raise bad_shape("/orders/historical/fills", KeyError("fills"))
+            if not all(isinstance(d, Mapping) for d in page):
+                raise bad_shape("/orders/historical/fills", TypeError("a fill is not an object"))
             docs.extend(page)
             cursor = str(doc.get("cursor") or "")
             if not cursor:
@@ -662,39 +671,50 @@ class CoinbaseBroker:
         summary, as plain data for ``perps-bot account snapshot``."""
         permissions = self.key_permissions()
         summary = self.transport.get("/transaction_summary")
-        portfolios = self.transport.get("/portfolios").get("portfolios") or []
-        tier = summary.get("fee_tier") or {}
-        details: dict[str, Any] = {
-            "permissions": {
-                k: permissions.get(k)
-                for k in ("can_view", "can_trade", "can_transfer", "portfolio_type")
-            },
-            "fees": {
+        portfolios = self.transport.get("/portfolios")
+
+        def fees() -> dict[str, Any]:
+            tier = summary.get("fee_tier") or {}
+            return {
                 "pricing_tier": tier.get("pricing_tier"),
                 "maker_fee_rate": codec.opt_dec(tier.get("maker_fee_rate")),
                 "taker_fee_rate": codec.opt_dec(tier.get("taker_fee_rate")),
                 "total_volume_30d": codec.opt_dec(summary.get("total_volume")),
                 "total_fees_30d": codec.opt_dec(summary.get("total_fees")),
+            }
+
+        details: dict[str, Any] = {
+            "permissions": {
+                k: permissions.get(k)
+                for k in ("can_view", "can_trade", "can_transfer", "portfolio_type")
             },
-            "portfolios": [
-                {"name": p.get("name"), "uuid": p.get("uuid"), "type": p.get("type")}
-                for p in portfolios
-                if isinstance(p, dict)
-            ],
+            "fees": self._decode("/transaction_summary", fees),
+            "portfolios": self._decode(
+                "/portfolios",
+                lambda: [
+                    {"name": p.get("name"), "uuid": p.get("uuid"), "type": p.get("type")}
+                    for p in portfolios.get("portfolios") or []
+                    if isinstance(p, dict)
+                ],
+            ),
             "intx": None,
         }
         intx = self.intx_portfolio() if self.enable_derivatives else None
         if intx:
             doc = self.transport.get(f"/intx/portfolio/{intx}")
-            summary_doc = doc.get("summary") or {}
+
+            def value(name: str) -> Decimal | None:
+                summary_doc = doc.get("summary") or {}
+                return codec.opt_dec((summary_doc.get(name) or {}).get("value"))
+
             details["intx"] = {
                 "portfolio_uuid": intx,
-                "total_balance": codec.opt_dec(
-                    (summary_doc.get("total_balance") or {}).get("value")
-                ),
-                "buying_power": codec.opt_dec((summary_doc.get("buying_power") or {}).get("value")),
-                "unrealized_pnl": codec.opt_dec(
-                    (summary_doc.get("unrealized_pnl") or {}).get("value")
+                **self._decode(
+                    "/intx/portfolio/{id}",
+                    lambda: {
+                        name: value(name)
+                        for name in ("total_balance", "buying_power", "unrealized_pnl")
+                    },
                 ),
                 "positions": [
                     {"symbol": p.symbol, "quantity": p.quantity} for p in self._perp_positions()

@@ -71,7 +71,10 @@ def opt_dec(value: Any, name: str = "value") -> Decimal | None:
 def parse_time(text: Any) -> datetime:
     """RFC 3339 as Coinbase writes it ('Z', up to nanoseconds) or epoch seconds -> aware UTC."""
     if isinstance(text, (int, float)) or (isinstance(text, str) and text.isdigit()):
-        return datetime.fromtimestamp(int(text), UTC)
+        try:
+            return datetime.fromtimestamp(int(text), UTC)
+        except (OverflowError, OSError, ValueError):  # NaN, inf, beyond the year 9999 or time_t
+            raise ValueError(f"not a time: {text!r}") from None
     if not isinstance(text, str) or not text:
         raise ValueError(f"not a time: {text!r}")
     value = text.strip().replace("Z", "+00:00")

@@ -17,7 +17,7 @@ import json
 import time
 from typing import Any
 
-from ...errors import BrokerError, ErrorKind, OrderNotFound, UnknownProduct
+from ...errors import BrokerError, ErrorKind, OrderNotFound, UnknownProduct, one_line
 from ...telemetry.redaction import redact
 
 MAX_DETAIL = 200
@@ -38,7 +38,7 @@ class CoinbaseError(BrokerError):
         code: str = "",
         retry_after: float | None = None,
     ) -> None:
-        super().__init__(redact(message), kind=kind)
+        super().__init__(redact(one_line(message)), kind=kind)
         self.status = status
         self.endpoint = endpoint
         self.code = code
@@ -58,7 +58,7 @@ def _detail(doc: dict[str, Any], response: Any) -> tuple[str, str]:
     message = str(doc.get("message") or doc.get("error_details") or "")
     if not message and not doc:
         message = (getattr(response, "reason", "") or "").strip()
-    return code, message[:MAX_DETAIL]
+    return one_line(code), one_line(message[:MAX_DETAIL])
 
 
 def retry_after(headers: Any, now: float | None = None) -> float | None:

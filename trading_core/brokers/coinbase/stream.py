@@ -359,7 +359,7 @@ class StreamClient:
         mono = time.monotonic()
         try:
             doc = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested deeper than json can go
             log.warning("coinbase stream: a message that is not JSON was ignored")
             return
         if not isinstance(doc, dict):
@@ -374,8 +374,15 @@ class StreamClient:
             return
         try:
             self._apply(channel, doc, now, mono)
-        except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
+        except (KeyError, TypeError, ValueError, ArithmeticError, AttributeError) as exc:
             log.warning("coinbase stream: unreadable %s message ignored (%s)", channel, exc)
+            if channel == "level2":
+                # part of it may have landed: the books are not to be trusted until fresh
+                # snapshots arrive (as after a sequence gap)
+                with self._lock:
+                    for book in self._books.values():
+                        book.synced = False
+                self._resync = True
             return
         message = StreamMessage(channel, doc, received, now)
         for handler in self._handlers:
