@@ -107,6 +107,16 @@ def test_error_rate_halt_holds_then_lapses_after_cooldown(store: EventStore) -> 
     assert not m.modes.current(NOW + timedelta(seconds=601)).halted
 
 
+def test_a_short_halt_cooldown_holds_while_the_guard_stays_critical(store: EventStore) -> None:
+    m = manager(store, halt_cooldown_seconds=10)
+    for step in range(11):  # critical every 3 s for 30 s: three cooldowns' worth
+        now = NOW + timedelta(seconds=3 * step)
+        m.apply(m.evaluate(snapshot(operations=100, failures=30)), now=now, cycle=step + 1)
+        assert m.modes.current(now + timedelta(seconds=2.9)).halted, step
+    last = NOW + timedelta(seconds=30)
+    assert not m.modes.current(last + timedelta(seconds=11)).halted  # lapses once it stops
+
+
 def test_kill_switch_at_extreme_volatility(store: EventStore) -> None:
     m = manager(store)
     m.apply(m.evaluate(snapshot(volatility={"SOL-USD": 9.0})), now=NOW, cycle=1)

@@ -253,14 +253,14 @@ class GuardManager:
             return replace(current, block_concentration=True, reasons=reasons)
         if action is GuardAction.HALT:
             if not failed:  # keep the latched halt from lapsing while the guard stays critical
-                until = now + timedelta(seconds=self.settings.halt_cooldown_seconds)
+                cooldown = self.settings.halt_cooldown_seconds
+                until = now + timedelta(seconds=cooldown)
+                # extended when a good part of the cooldown has run (not every cycle: one write
+                # a minute at most), well before it lapses, whatever the cooldown's length
+                slack = timedelta(seconds=min(60.0, cooldown / 2))
                 latch = self.modes.latches().get("halt", {})
                 latched_until = latch.get("until")
-                if (
-                    latch.get("on")
-                    and latched_until
-                    and parse_utc(latched_until) < until - timedelta(seconds=60)
-                ):
+                if latch.get("on") and latched_until and parse_utc(latched_until) < until - slack:
                     self.modes.set_latch(
                         "halt",
                         True,
