@@ -28,7 +28,7 @@ from .domain import (
     Quote,
     TimeInForce,
 )
-from .domain.money import ZERO, fmt
+from .domain.money import ZERO, fmt, is_sane_amount
 from .errors import BrokerError, OrderRefused
 from .execution import (
     OrderExecutor,
@@ -591,6 +591,11 @@ def _read_account(
     try:
         balances = ctx.broker.list_balances()
         positions = {p.symbol: p for p in ctx.broker.list_positions()}
+        absurd = [f"{b.currency} {b.total}" for b in balances if not _sane_balance(b)] + [
+            f"{p.symbol} {p.quantity}" for p in positions.values() if not is_sane_amount(p.quantity)
+        ]
+        if absurd:
+            raise BrokerError(f"the venue reported an absurd amount: {', '.join(absurd[:3])}")
     except BrokerError as exc:
         counters.failures += 1
         counters.errors.append(f"account read failed: {exc.message}")
@@ -608,6 +613,10 @@ def _read_account(
         return [], ctx.store.positions()
     ctx.last_account = (balances, positions)
     return balances, positions
+
+
+def _sane_balance(balance: Balance) -> bool:
+    return is_sane_amount(balance.available) and is_sane_amount(balance.hold)
 
 
 def _equity(

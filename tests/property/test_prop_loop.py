@@ -5,10 +5,9 @@ garbage (None) is caught by the loop and recorded as a classified "cycle failed"
 every run the SQLite store passes PRAGMA integrity_check and still holds, unchanged, every event
 committed before the run.
 
-Not covered: amounts of 1e26 and more in the quote currency (a balance, or a position times its
-mark) exceed the 28 significant digits of the Decimal context when a cycle rounds them to cents;
-such a cycle fails with InvalidOperation and the runner records it as "cycle failed" (and stops
-after five in a row). No adapter can produce such amounts from a real account."""
+Absurd magnitudes (a price of 1e30, a balance of 1e40) are garbage too: quotes beyond
+domain.money.MAX_PRICE are insane, an account read beyond MAX_AMOUNT is a failed read (the last
+good one stands in), so no rounding to cents can overflow Decimal's 28 digits."""
 
 from __future__ import annotations
 
@@ -48,7 +47,16 @@ QUOTE_GARBAGE = (
     "future",
     "jump",
 )
-ACCOUNT_GARBAGE = ("ok", "raise", "negative", "zero", "huge", "empty", "unknown_currency")
+ACCOUNT_GARBAGE = (
+    "ok",
+    "raise",
+    "negative",
+    "zero",
+    "huge",
+    "absurd",
+    "empty",
+    "unknown_currency",
+)
 FILL_GARBAGE = ("ok", "raise")
 UNTYPED = "none"
 
@@ -74,8 +82,7 @@ class GarbageBroker:
     def get_quote(self, symbol: str) -> Any:
         step = self._next("get_quote")
         quote: Quote = self.inner.get_quote(symbol)
-        # absurd but inside Decimal's 28 digits once multiplied out (see the module docstring)
-        big = Decimal("1e15")
+        big = Decimal("1e30")  # far beyond any price: an insane quote, not an overflow
         changed: dict[str, Quote | None] = {
             "nan": replace(quote, bid=Decimal("NaN"), last=Decimal("NaN")),
             "negative": replace(quote, bid=-quote.bid, ask=-quote.ask, last=-quote.last),
@@ -99,6 +106,7 @@ class GarbageBroker:
             "negative": [Balance(b.currency, -b.available, b.hold) for b in balances],
             "zero": [Balance(b.currency, Decimal(0), Decimal(0)) for b in balances],
             "huge": [Balance(b.currency, Decimal("1e20"), b.hold) for b in balances],
+            "absurd": [Balance(b.currency, Decimal("1e40"), b.hold) for b in balances],
             "empty": [],
             "unknown_currency": [*balances, Balance("???", Decimal(5), Decimal(0))],
             UNTYPED: None,
@@ -200,6 +208,7 @@ def crashes(events: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
 @example(plan={"list_positions": ["raise"] * 8})
 @example(plan={"get_quote": ["negative", "zero", "crossed", "huge", "tiny", "stale"] * 2})
 @example(plan={"list_balances": ["negative", "huge", "zero", "empty"]})
+@example(plan={"list_balances": ["absurd", "absurd", "ok", "absurd"]})
 @example(plan={"get_quote": ["raise"] * 8, "list_balances": ["raise"] * 4, "list_fills": ["raise"]})
 def test_typed_garbage_never_crashes_a_cycle(loop_dir: Path, plan: dict[str, list[str]]) -> None:
     root = Path(os.getcwd()) / f"run{len(list(loop_dir.iterdir()))}"

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from .money import ZERO
+from .money import MAX_PRICE, ZERO, is_sane_amount
 
 TWO = Decimal(2)
 
@@ -33,8 +33,8 @@ class Quote:
 
     def is_sane(self) -> bool:
         prices = (self.bid, self.ask, self.last)
-        if not all(isinstance(p, Decimal) and p.is_finite() for p in prices):
-            return False  # NaN would raise on comparison; inf is no price
+        if not all(is_sane_amount(p, MAX_PRICE) for p in prices):
+            return False  # NaN would raise on comparison; inf or 1e30 is no price
         return self.bid > ZERO and self.ask >= self.bid and self.last > ZERO
 
 

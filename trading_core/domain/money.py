@@ -6,6 +6,16 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, InvalidOperation
 
 ZERO = Decimal(0)
 ONE = Decimal(1)
+# What a venue can sensibly report: above these a number is garbage, not a market (a price of ten
+# billion, an amount of a quadrillion). Bounded, every product of the two fits Decimal's 28
+# digits with cents to spare, so no rounding in a cycle can overflow.
+MAX_PRICE = Decimal("1e10")
+MAX_AMOUNT = Decimal("1e15")
+
+
+def is_sane_amount(value: Decimal, limit: Decimal = MAX_AMOUNT) -> bool:
+    """A finite number whose magnitude is below ``limit``."""
+    return isinstance(value, Decimal) and value.is_finite() and abs(value) < limit
 
 
 def to_decimal(value: object, *, field: str = "value") -> Decimal:
