@@ -21,8 +21,8 @@ class ErrorKind(StrEnum):
     RETRYABLE = "retryable"  # transient: network blip, 5xx, timeout; retry with backoff
     RATE_LIMITED = "rate_limited"  # back off (honour Retry-After / reset headers), then retry
     REJECTED = "rejected"  # the exchange or a risk check said no; do not retry as-is
-    AUTH = "auth"  # credentials missing, malformed or refused: never retried as-is; at start the
-    # bot refuses to run, while running the error-rate guard halts trading until they work again
+    AUTH = "auth"  # credentials missing or malformed (the bot refuses to start) or refused by
+    # the venue (never retried as-is; the error-rate guard halts trading until they work again)
     FATAL = "fatal"  # a bug or an impossible state; stop
 
 
