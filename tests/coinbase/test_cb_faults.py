@@ -110,6 +110,20 @@ def test_refused_credentials_are_auth_errors_without_retries(
     assert "stranger" not in info.value.message
     assert broker.stats().requests == {("/accounts", "401"): 1}
 
+    assert "clock" not in info.value.message  # the clocks agree: the key is the problem
+
+
+def test_refused_credentials_under_clock_skew_name_the_clock(
+    sim: Sim, broker: CoinbaseBroker
+) -> None:
+    sim.fault(kind="clock_skew", seconds=-30)  # the venue 30 s behind us: tokens not yet valid
+    with pytest.raises(BrokerError) as info:
+        broker.list_balances()
+    assert info.value.kind is ErrorKind.AUTH
+    assert "the local clock is 30s ahead of the exchange's" in info.value.message
+    sim.admin("DELETE", "/sim/faults")
+    assert broker.list_balances()  # clocks agree again: signed calls work
+
 
 def test_token_bucket_paces_and_pauses() -> None:
     now = [0.0]

@@ -37,6 +37,8 @@ log = logging.getLogger("trading_core.brokers.coinbase")
 
 RETRY_KINDS = frozenset({ErrorKind.RETRYABLE, ErrorKind.RATE_LIMITED})
 MAX_BACKOFF_S = 5.0
+CLOCK_TOLERANCE_S = 5.0  # JWTs live two minutes from "now": past this, a skew is the likely cause
+CLOCK_CHECK_EVERY_S = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,6 +192,7 @@ class RestTransport:
         self._client = _sdk_client(key, endpoint, timeout_s, self._recorder)
         self._counts: Counter[tuple[str, str]] = Counter()
         self._lock = threading.Lock()
+        self._clock_checked: tuple[float, str] | None = None  # (monotonic, hint)
 
     # --- calls -------------------------------------------------------------------------------
     def get(
@@ -222,6 +225,10 @@ class RestTransport:
             except Exception as exc:  # classified right here, once
                 error = classify(exc, label)
                 self._count(label, getattr(error, "status", "error"))
+                if error.kind is ErrorKind.AUTH and not public:
+                    hint = self._clock_hint()
+                    if hint:
+                        error.args = (f"{error.message} ({hint})",)
                 if error.kind not in RETRY_KINDS or attempt == self.max_attempts:
                     raise error from None
                 wait = self._backoff(attempt, error)
@@ -247,6 +254,34 @@ class RestTransport:
                 )
             return body
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _clock_hint(self) -> str:
+        """After refused credentials: if the local clock is off the venue's (public /time) by
+        more than a JWT tolerates, say so; that, not the key, is then what to fix. Asked at most
+        once a minute; "" when the clocks agree or the venue's time cannot be read."""
+        now = time.monotonic()
+        with self._lock:
+            checked = self._clock_checked
+        if checked is not None and now - checked[0] < CLOCK_CHECK_EVERY_S:
+            return checked[1]
+        hint = ""
+        try:
+            sent = time.time()
+            body = self._client.get(API_PREFIX + "/time", params={}, public=True)
+            venue = float(body["epochSeconds"]) if isinstance(body, dict) else None
+            if venue is not None:
+                skew = (sent + time.time()) / 2 - venue
+                if abs(skew) > CLOCK_TOLERANCE_S:
+                    side = "ahead of" if skew > 0 else "behind"
+                    hint = (
+                        f"the local clock is {abs(skew):.0f}s {side} the exchange's: "
+                        "JWTs are judged on time; fix the clock (NTP)"
+                    )
+        except Exception:  # a hint only: never a reason for another error
+            hint = ""
+        with self._lock:
+            self._clock_checked = (now, hint)
+        return hint
 
     def _backoff(self, attempt: int, error: Exception) -> float:
         base = min(MAX_BACKOFF_S, self.backoff_s * 2 ** (attempt - 1))
