@@ -268,7 +268,10 @@ class RestTransport:
         try:
             sent = time.time()
             body = self._client.get(API_PREFIX + "/time", params={}, public=True)
-            venue = float(body["epochSeconds"]) if isinstance(body, dict) else None
+            venue = None
+            if isinstance(body, dict):  # milliseconds when given: whole seconds truncate
+                millis = body.get("epochMillis")
+                venue = float(millis) / 1000 if millis else float(body["epochSeconds"])
             if venue is not None:
                 skew = (sent + time.time()) / 2 - venue
                 if abs(skew) > CLOCK_TOLERANCE_S:
