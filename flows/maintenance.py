@@ -11,7 +11,14 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from flows.notifications import notify_crashed, notify_failed
-from tasks.maintenance_tasks import archive_rotated_logs, drill, review, take_backup, verify
+from tasks.maintenance_tasks import (
+    archive_rotated_logs,
+    drill,
+    review,
+    take_backup,
+    thin_cycle_events,
+    verify,
+)
 
 
 class BackupCorrupt(Exception):
@@ -33,9 +40,14 @@ def archive_logs(
     min_age_hours: float = 24,
     keep_days: float = 90,
     keep_count: int | None = None,
+    event_keep_days: float = 120,
 ) -> dict[str, Any]:
+    """Rotated logs into gzip archives; then the event store's retention (quiet cycle events
+    past ``event_keep_days`` thinned to one an hour)."""
     logger = get_run_logger()
     result = archive_rotated_logs(profile, archive_dir, min_age_hours, keep_days, keep_count)
+    thinned = thin_cycle_events(profile, event_keep_days)
+    result["events"] = thinned
     rows = [
         {"log": a["source"], "archive": a["archive"], "bytes": a["bytes"], "gz": a["gz"]}
         for a in result["archived"]
@@ -47,10 +59,12 @@ def archive_logs(
         f"- bytes archived: {result['bytes_archived']}, written: {result['bytes_written']}, "
         f"freed: {result['bytes_freed']}\n"
         f"- too recent (kept): {', '.join(result['skipped_recent']) or 'none'}\n"
-        f"- expired archives removed: {', '.join(result['expired']) or 'none'}\n",
+        f"- expired archives removed: {', '.join(result['expired']) or 'none'}\n"
+        f"- event store: {thinned['summary']}\n",
         key="archive-logs-summary",
     )
     logger.info(result["summary"])
+    logger.info(thinned["summary"])
     return result
 
 

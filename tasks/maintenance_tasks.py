@@ -30,6 +30,17 @@ def archive_rotated_logs(
     return {**result.to_dict(), "summary": result.summary()}
 
 
+@task(name="thin-cycle-events", retries=0, timeout_seconds=1800)
+def thin_cycle_events(profile: str, keep_days: float) -> dict[str, Any]:
+    from trading_core.maintenance.retention import thin_events
+
+    settings = load_settings(profile)
+    if not settings.store_path.exists():
+        return {"deleted": 0, "summary": f"no store at {settings.store_path} yet"}
+    result = thin_events(settings.store_path, now=datetime.now(UTC), keep_days=keep_days)
+    return {**result.to_dict(), "summary": result.summary()}
+
+
 @task(name="take-backup", retries=0, timeout_seconds=1800)
 def take_backup(
     profile: str, backup_dir: str | None, keep_count: int, keep_days: float

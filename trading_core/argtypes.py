@@ -9,7 +9,15 @@ from typing import NoReturn
 
 from .errors import LINE_BREAKS, one_line
 
-__all__ = ["LINE_BREAKS", "OneLineParser", "number", "one_line", "port", "positive_int"]
+__all__ = [
+    "LINE_BREAKS",
+    "OneLineParser",
+    "non_negative_number",
+    "number",
+    "one_line",
+    "port",
+    "positive_int",
+]
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -31,6 +39,13 @@ def positive_number(text: str) -> float:
     value = number(text)
     if not value > 0:
         raise argparse.ArgumentTypeError(f"must be positive (got {text})")
+    return value
+
+
+def non_negative_number(text: str) -> float:
+    value = number(text)
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number, 0 or more (got {text})")
     return value
 
 

@@ -1,5 +1,6 @@
 """`perps-bot events list`: read the event store (read-only, safe while the bot runs) and print
-the newest events as a compact table or as JSON lines.
+the newest events as a compact table or as JSON lines. `perps-bot events prune`: the retention
+(trading_core.maintenance.retention): quiet cycle events past --keep-days thinned to one an hour.
 
 The main CLI wires it with ``add_events_parser(subparsers)`` and calls ``run_events(args)`` for
 ``args.command == "events"``; ConfigError (bad --since/--until/--limit) becomes its one-line error
@@ -17,8 +18,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from ..argtypes import non_negative_number
 from ..clock import isoformat_z
 from ..errors import ConfigError, one_line
+from ..maintenance.retention import DEFAULT_KEEP_DAYS, thin_events
 from ..store.errors import StoreError
 from ..store.event_store import EventStore, StoredEvent, normalize_severity
 from ..store.timespec import parse_since
@@ -75,6 +78,27 @@ def add_events_parser(subparsers: Any) -> argparse.ArgumentParser:
         help=f"at most N events, the newest (default {DEFAULT_LIMIT})",
     )
     listing.add_argument("--json", action="store_true", help="one JSON object per line")
+
+    prune = actions.add_parser(
+        "prune",
+        help="thin quiet cycle events past the retention (safe while the bot runs)",
+        description="Delete the quiet cycle events older than --keep-days, keeping the first of "
+        "each UTC hour, every cycle that acted or was not clean, and the newest one. Orders, "
+        "fills and every other event stay.",
+    )
+    prune.add_argument("--profile", help=f"profile whose store (default: ${PROFILE_ENV} or dev)")
+    prune.add_argument("--data-dir", type=Path, help="store root (as for list)")
+    prune.add_argument(
+        "--keep-days",
+        type=non_negative_number,
+        default=DEFAULT_KEEP_DAYS,
+        metavar="DAYS",
+        help=f"keep every cycle event younger than this (default {DEFAULT_KEEP_DAYS:g})",
+    )
+    prune.add_argument(
+        "--vacuum", action="store_true", help="then shrink the file (needs the bot stopped)"
+    )
+    prune.add_argument("--json", action="store_true", help="the result as one JSON object")
     return events
 
 
@@ -105,6 +129,8 @@ def run_events(
     out = stdout or sys.stdout
     err = stderr or sys.stderr
     now = now or datetime.now(UTC)
+    if getattr(args, "events_command", "list") == "prune":
+        return _prune(args, now=now, out=out, err=err)
     since = parse_since(args.since, now, option="--since") if args.since else None
     until = parse_since(args.until, now, option="--until") if args.until else None
     if args.limit < 1:
@@ -141,6 +167,20 @@ def run_events(
         out.flush()
     except BrokenPipeError:  # `| head` closed the pipe: that is fine
         _silence_stdout()
+    return 0
+
+
+def _prune(args: argparse.Namespace, *, now: datetime, out: TextIO, err: TextIO) -> int:
+    path = store_path(args)
+    try:
+        result = thin_events(path, now=now, keep_days=args.keep_days, vacuum=args.vacuum)
+    except StoreError as exc:
+        print(f"perps-bot events prune: {one_line(exc.message)}", file=err)
+        return 2
+    if args.json:
+        out.write(json.dumps(result.to_dict()) + "\n")
+    else:
+        out.write(result.summary() + "\n")
     return 0
 
 

@@ -39,7 +39,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
@@ -106,6 +106,25 @@ _INSERT_FILL = (
     f"INSERT OR IGNORE INTO fills ({', '.join(FILL_COLUMNS)}) "
     f"VALUES ({', '.join('?' for _ in FILL_COLUMNS)})"
 )
+_FIRST_CYCLE_TS = "SELECT MIN(ts) FROM events WHERE type = 'cycle'"
+# quiet cycles in [start, end) that are neither the first of their hour nor the newest of all
+_THIN_CYCLES = """
+DELETE FROM events WHERE id IN (
+    SELECT id FROM events
+    WHERE type = 'cycle' AND ts >= ? AND ts < ? AND severity = 'info'
+      AND id <> (SELECT MAX(id) FROM events WHERE type = 'cycle')
+      AND id NOT IN (
+          SELECT MIN(id) FROM events WHERE type = 'cycle' AND ts >= ? AND ts < ?
+          GROUP BY substr(ts, 1, 13)
+      )
+      AND coalesce(json_extract(payload, '$.submitted'), 0) = 0
+      AND coalesce(json_extract(payload, '$.fills'), 0) = 0
+      AND coalesce(json_extract(payload, '$.blocked'), 0) = 0
+      AND coalesce(json_extract(payload, '$.rejected'), 0) = 0
+      AND coalesce(json_extract(payload, '$.failures'), 0) = 0
+      AND coalesce(json_extract(payload, '$.signals'), '{}') = '{}'
+)
+"""
 _SELECT_FILLS = f"SELECT {', '.join(FILL_COLUMNS)} FROM fills"
 _UPSERT_STATE = (
     "INSERT INTO state (key, value, updated_at) VALUES (?, ?, ?) "
@@ -712,6 +731,51 @@ class EventStore:
             raise StoreError(f"event store {self.path}: checkpoint() with uncommitted writes")
         row = self._connection().execute(f"PRAGMA wal_checkpoint({mode})").fetchone()
         return int(row[0]), int(row[1]), int(row[2])
+
+    def thin_cycle_events(self, before: datetime) -> int:
+        """Retention: delete the quiet ``cycle`` events older than ``before``, one UTC day per
+        transaction (a running bot waits at most that long for the write lock). Kept: the first
+        cycle of every UTC hour (the equity curve at hourly resolution), every cycle that acted
+        or was not clean (signals, orders, blocks, rejections, fills, failures, severity above
+        info), and the newest cycle event of all (the bot resumes from its state). Returns how
+        many were deleted. Orders, fills and every other event type are never touched."""
+        first = self._first_cycle_ts()
+        if first is None:
+            return 0
+        deleted = 0
+        day = datetime(first.year, first.month, first.day, tzinfo=UTC)
+        while day < before:
+            end = min(day + timedelta(days=1), before)
+            deleted += self._thin_window(ts_text(day), ts_text(end))
+            day += timedelta(days=1)
+        return deleted
+
+    @_guarded
+    def _first_cycle_ts(self) -> datetime | None:
+        row = self._connection().execute(_FIRST_CYCLE_TS).fetchone()
+        return None if row is None or row[0] is None else ts_value(row[0])
+
+    @_guarded
+    def _thin_window(self, start: str, end: str) -> int:
+        if self._depth or self.pending:
+            raise StoreError(f"event store {self.path}: thinning with uncommitted writes")
+        conn = self._begin_write()
+        try:
+            cursor = conn.execute(_THIN_CYCLES, (start, end, start, end))
+            conn.execute("COMMIT")
+        except sqlite3.Error:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            raise
+        return int(cursor.rowcount)
+
+    @_guarded
+    def vacuum(self) -> None:
+        """Give the space freed by deletions back to the file system (rewrites the file; needs
+        the store to itself: StoreError when another connection holds it)."""
+        if self.pending:
+            raise StoreError(f"event store {self.path}: vacuum() with uncommitted writes")
+        self._connection().execute("VACUUM")
 
     @_guarded
     def integrity_check(self) -> str:
