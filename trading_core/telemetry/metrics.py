@@ -515,9 +515,16 @@ class BotMetrics:
         with ``port=0``). OSError (e.g. the port is taken) is raised here, before any cycle."""
         if self._server is not None:
             raise RuntimeError("metrics server already running")
-        from prometheus_client import start_http_server
-
-        server, thread = start_http_server(port, addr=host, registry=self.registry)
+        server = _metrics_server(host, port, self.registry)
+        # prometheus_client's own start_http_server polls for shutdown every 0.5 s, which made
+        # every stop half a second slower; this one answers a shutdown within 50 ms
+        thread = threading.Thread(
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="metrics-http",
+            daemon=True,
+        )
+        thread.start()
         self._server, self._server_thread = server, thread
         bound = int(server.server_address[1])
         log.info("metrics served on http://%s:%d/metrics", host, bound)
@@ -537,6 +544,27 @@ class BotMetrics:
             server.server_close()
         if thread is not None:
             thread.join(timeout=5)
+
+
+def _metrics_server(host: str, port: int, registry: Any) -> Any:
+    """A threading WSGI server for ``/metrics`` bound to ``host:port`` (OSError if it cannot
+    bind), quiet: no access log on stderr."""
+    import socket
+    from wsgiref.simple_server import WSGIRequestHandler, make_server
+
+    from prometheus_client import make_wsgi_app
+    from prometheus_client.exposition import ThreadingWSGIServer
+
+    class QuietHandler(WSGIRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            return
+
+    class MetricsServer(ThreadingWSGIServer):
+        address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
+
+    return make_server(
+        host, port, make_wsgi_app(registry), MetricsServer, handler_class=QuietHandler
+    )
 
 
 __all__ = [
