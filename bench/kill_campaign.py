@@ -229,6 +229,7 @@ def _venue(target: str, settings: Settings) -> Iterator[Broker]:
             settings.paper_state_path,
             symbols=list(settings.symbols),
             clock=VirtualClock(datetime(1970, 1, 2, tzinfo=UTC)),
+            readonly=True,
         )
         try:
             yield broker

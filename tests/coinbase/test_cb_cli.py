@@ -182,6 +182,10 @@ def test_runbook_examples_on_the_paper_exchange(tmp_path: Path, cli_env: dict[st
         )
     )
     broker.save()
+    owned = run_cli(tmp_path, cli_env, "orders", "cancel", "--all")  # the venue has an owner
+    assert owned.returncode == 2 and "in use by process" in owned.stderr
+    assert owned.stderr.count("\n") == 1
+    broker.close()
     edit = run_cli(
         tmp_path, cli_env, "orders", "edit-preview", "--order-id", order.order_id, "--price", "2100"
     )

@@ -85,6 +85,7 @@ def test_hand_placed_orders_are_adopted_and_missed_fills_applied_once(tmp_path: 
         )
     )
     broker.save()
+    broker.close()
     run(settings)
     event = reconcile_events(settings)[-1]
     assert event.severity == "info" and event.payload["breaches"] == []
@@ -180,6 +181,7 @@ def test_cash_moved_outside_the_fills_is_reported_once_not_a_breach(tmp_path: Pa
     broker, _ = venue(settings)
     broker.engine.accounts.credit("USD", Decimal("2500"))  # an operator's deposit
     broker.save()
+    broker.close()
     run(settings)
     event = reconcile_events(settings)[-1]
     assert event.severity == "warning" and event.payload["breaches"] == []

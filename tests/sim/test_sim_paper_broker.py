@@ -118,9 +118,13 @@ def test_open_save_reopen_continues_like_an_uninterrupted_run(tmp_path: Path) ->
     )
     first = session(a, clock_a, 40, "x")
     assert a.save() == path and path.exists()
+    # b continues a copy of the saved venue while a carries on: one owner per venue
+    copy = tmp_path / "copy" / "state.json"
+    copy.parent.mkdir()
+    copy.write_bytes(path.read_bytes())
     clock_b = VirtualClock(clock_a.now())
     b = PaperBroker.open(
-        path, symbols=["BTC-USD", "ETH-USD"], scenario="calm", seed=99, clock=clock_b
+        copy, symbols=["BTC-USD", "ETH-USD"], scenario="calm", seed=99, clock=clock_b
     )
     assert b.engine.market.seed == 5  # the saved seed wins
     assert session(b, clock_b, 60, "y") == session(a, clock_a, 60, "y")
@@ -141,6 +145,7 @@ def test_reopen_with_more_symbols_and_another_scenario(tmp_path: Path) -> None:
     broker.submit_order(buy("a1"))
     clock.advance(600)
     broker.save()
+    broker.close()  # one owner at a time
     btc = broker.get_quote("BTC-USD").mid
     reopened = PaperBroker.open(
         path,
@@ -179,8 +184,10 @@ def test_corrupt_state_and_replays(tmp_path: Path) -> None:
     quote = broker.get_quote("BTC-USD")
     assert quote.time == datetime(2023, 2, 20, 1, tzinfo=UTC)
     broker.save()
+    broker.close()
     again = PaperBroker.open(replay_path, symbols=[], clock=clock, market_data=KRAKEN)
     assert again.get_quote("BTC-USD") == quote
+    again.close()
     saved = json.loads(replay_path.read_text(encoding="utf-8"))
     assert saved["market"]["kind"] == "replay"
     with pytest.raises(ValueError, match="only has BTC-USD"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import stat
 from datetime import UTC, datetime
@@ -14,7 +15,7 @@ import pytest
 from trading_core.brokers.paper import PaperBroker, journal_path
 from trading_core.clock import VirtualClock
 from trading_core.domain import OrderRequest, OrderSide, OrderStatus, OrderType, TimeInForce
-from trading_core.errors import DataError
+from trading_core.errors import BrokerError, DataError
 from trading_core.sim.codec import encode_fill, encode_order
 
 START = datetime(2025, 3, 1, tzinfo=UTC)
@@ -88,6 +89,7 @@ def test_every_answered_change_survives_without_a_save(tmp_path: Path) -> None:
     assert statuses["x-doomed"] is OrderStatus.CANCELLED
     # "killed": no save, the journal is all there is besides the opening snapshot
     assert journal_path(path).stat().st_size > 0
+    a.close()  # what a kill does to its descriptors (the lock goes with them)
     b = open_broker(path, VirtualClock(START))
     assert venue(b) == expected
     assert b.server_time() >= a.engine.list_fills(None)[-1].time  # never before its own fills
@@ -111,6 +113,7 @@ def test_save_empties_the_journal_and_a_stale_journal_is_not_replayed_twice(
     trade(a, clock, "y")
     expected = venue(a)
     # a crash between the snapshot and the truncate: old entries in front of the new ones
+    a.close()
     journal = journal_path(path)
     journal.write_bytes(kept.read_bytes() + journal.read_bytes())
     assert venue(open_broker(path, VirtualClock(START))) == expected
@@ -122,10 +125,13 @@ def test_a_torn_last_line_is_ignored_and_damage_before_it_is_an_error(tmp_path: 
     a = open_broker(path, clock)
     a.submit_order(market("x-1", OrderSide.BUY))
     expected = venue(a)
+    a.close()
     journal = journal_path(path)
     whole = journal.read_bytes()
     journal.write_bytes(whole + b'{"time": "2025-03-01T00:0')  # a write the kill cut short
-    assert venue(open_broker(path, VirtualClock(START))) == expected
+    b = open_broker(path, VirtualClock(START))
+    assert venue(b) == expected
+    b.close()
     journal.write_bytes(b"garbage\n" + whole)
     with pytest.raises(DataError, match="line 1 is damaged"):
         open_broker(path, VirtualClock(START))
@@ -134,7 +140,9 @@ def test_a_torn_last_line_is_ignored_and_damage_before_it_is_an_error(tmp_path: 
 def test_a_fresh_venue_drops_a_journal_left_without_its_snapshot(tmp_path: Path) -> None:
     path = tmp_path / "paper_exchange.json"
     clock = VirtualClock(START)
-    open_broker(path, clock).submit_order(market("x-1", OrderSide.BUY))
+    first = open_broker(path, clock)
+    first.submit_order(market("x-1", OrderSide.BUY))
+    first.close()
     path.unlink()  # an operator resetting the paper venue
     fresh = open_broker(path, VirtualClock(START))
     assert fresh.list_orders() == [] and journal_path(path).stat().st_size == 0
@@ -148,3 +156,26 @@ def test_venue_files_are_private(tmp_path: Path) -> None:
     broker.close()
     for file in (path, journal_path(path)):
         assert stat.S_IMODE(file.stat().st_mode) == 0o600, file
+
+
+def test_one_owner_at_a_time_and_readers_change_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "paper_exchange.json"
+    clock = VirtualClock(START)
+    owner = open_broker(path, clock)
+    owner.submit_order(market("x-1", OrderSide.BUY))
+    with pytest.raises(DataError, match=rf"in use by process {os.getpid()}"):
+        open_broker(path, VirtualClock(START))
+    reader = PaperBroker.open(
+        path, symbols=SYMBOLS, scenario="trend", seed=3, clock=clock, readonly=True
+    )
+    assert [o.client_order_id for o in reader.list_orders()] == ["x-1"]
+    before = {p: p.read_bytes() for p in (path, journal_path(path))}
+    clock.advance(600)
+    reader.get_quote("BTC-USD")  # its market moves in memory only
+    with pytest.raises(BrokerError, match="read-only"):
+        reader.submit_order(market("x-2", OrderSide.BUY))
+    with pytest.raises(ValueError, match="read-only"):
+        reader.save()
+    assert {p: p.read_bytes() for p in before} == before
+    owner.close()  # released: the next owner may come
+    open_broker(path, VirtualClock(START)).close()

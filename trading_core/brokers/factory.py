@@ -16,17 +16,23 @@ REPLAY_RESUME = datetime(1970, 1, 2, tzinfo=UTC)  # "not ahead of any saved repl
 
 
 def open_broker(
-    settings: Settings, *, fast_forward: bool = False, streaming: bool | None = None
+    settings: Settings,
+    *,
+    fast_forward: bool = False,
+    streaming: bool | None = None,
+    readonly: bool = False,
 ) -> tuple[Broker, Clock]:
     """The profile's broker and the clock to run it with. Bad input is a ConfigError.
 
     ``streaming`` (Coinbase only): None follows COINBASE_STREAMING (the bot's marks come from
-    the WebSocket feed); one-shot commands pass False. A Coinbase broker has ``close()``."""
+    the WebSocket feed); one-shot commands pass False. ``readonly`` (paper only: Coinbase is
+    its own venue): look without owning the paper venue, beside a running bot. Every broker has
+    ``close()``."""
     if settings.broker is BrokerKind.COINBASE:
         if fast_forward:
             raise ConfigError("--fast-forward: only on the simulated market (broker paper)")
         return open_coinbase(settings, streaming=streaming)
-    return open_paper_broker(settings, fast_forward=fast_forward)
+    return open_paper_broker(settings, fast_forward=fast_forward, readonly=readonly)
 
 
 def open_coinbase(settings: Settings, *, streaming: bool | None = None) -> tuple[Broker, Clock]:
@@ -38,7 +44,9 @@ def open_coinbase(settings: Settings, *, streaming: bool | None = None) -> tuple
     return open_coinbase_broker(settings, streaming=streaming, clock=clock), clock
 
 
-def open_paper_broker(settings: Settings, *, fast_forward: bool = False) -> tuple[Broker, Clock]:
+def open_paper_broker(
+    settings: Settings, *, fast_forward: bool = False, readonly: bool = False
+) -> tuple[Broker, Clock]:
     """The in-process paper exchange saved under the profile's data directory.
 
     A fresh market starts at SIM_START_TIME when given (reproducible runs), at the first candle
@@ -69,6 +77,7 @@ def open_paper_broker(settings: Settings, *, fast_forward: bool = False) -> tupl
             starting_balances={settings.sim.quote_currency: settings.sim.starting_cash},
             market_data=replay,
             fees=FeeSchedule(maker=settings.sim.maker_fee, taker=settings.sim.taker_fee),
+            readonly=readonly,
         )
         market_time = broker.server_time()
     except (DataError, ValueError) as exc:  # a bad candle file or symbol set: bad input

@@ -9,11 +9,18 @@ call returns), so a process killed at any instant restarts with every order and 
 answered for. ``save`` writes the whole venue (market, balances, orders, fills, positions) to
 ``paper_exchange.json`` and empties the journal; ``open`` reads the snapshot and replays the
 journal entries written after it. Both files are private (0600).
+
+One process owns the venue at a time (a lock on ``paper_exchange.lock``, released by the kernel
+when the owner dies, even by SIGKILL): the bot, or a command that changes it. Commands that only
+look (account snapshot, order previews and lists, preflight) open it ``readonly``: they see the
+venue as of its last durable change, move its market in memory only, write nothing, and any
+order change is refused.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
@@ -34,7 +41,7 @@ from ..domain import (
     Product,
     Quote,
 )
-from ..errors import DataError
+from ..errors import BrokerError, DataError, ErrorKind
 from ..jsonutil import atomic_write_text, to_jsonable
 from ..sim.engine import FeeSchedule, MatchingEngine
 from ..sim.market import SimulatedMarket
@@ -47,6 +54,10 @@ PRIVATE = 0o600
 
 def journal_path(state_path: Path) -> Path:
     return state_path.with_suffix(".journal")
+
+
+def lock_path(state_path: Path) -> Path:
+    return state_path.with_suffix(".lock")
 
 
 class PaperBroker:
@@ -65,8 +76,10 @@ class PaperBroker:
         self.name = name
         self.state_path = state_path
         self.journal_seq = 0  # the last journal entry written (or replayed)
+        self.readonly = False
         self._journal_fd: int | None = None
         self._journal_bytes = 0
+        self._lock_fd: int | None = None
 
     # --- lifecycle -----------------------------------------------------------------------------
     @classmethod
@@ -82,6 +95,7 @@ class PaperBroker:
         market_data: Path | None = None,
         fees: FeeSchedule | None = None,
         name: str = "paper",
+        readonly: bool = False,
     ) -> PaperBroker:
         """Continue the venue saved at ``state_path`` if the file exists, else start a fresh one:
         a simulated market starting at ``clock.now()``, or a replay of ``market_data`` (a candle
@@ -89,10 +103,50 @@ class PaperBroker:
 
         On a restore, ``seed`` and ``starting_balances`` are those saved; a different ``scenario``
         takes over from now with prices and balances kept; new ``symbols`` are added (symbols no
-        longer asked for stay in the state)."""
+        longer asked for stay in the state).
+
+        The owner (``readonly`` False) takes the venue's lock first: DataError naming the pid
+        when another process owns it. ``readonly`` never writes (a venue that does not exist yet
+        is a fresh one in memory)."""
         state_path = Path(state_path)
         symbols = list(symbols)
         get_scenario(scenario)  # an unknown name is a ValueError listing the choices
+        lock_fd = None if readonly else _take_lock(state_path)
+        try:
+            broker = cls._open(
+                state_path,
+                symbols=symbols,
+                scenario=scenario,
+                seed=seed,
+                clock=clock,
+                starting_balances=starting_balances,
+                market_data=market_data,
+                fees=fees,
+                name=name,
+                readonly=readonly,
+            )
+        except BaseException:
+            if lock_fd is not None:
+                os.close(lock_fd)
+            raise
+        broker._lock_fd = lock_fd
+        return broker
+
+    @classmethod
+    def _open(
+        cls,
+        state_path: Path,
+        *,
+        symbols: list[str],
+        scenario: str,
+        seed: int,
+        clock: Clock,
+        starting_balances: Mapping[str, Decimal | int | str] | None,
+        market_data: Path | None,
+        fees: FeeSchedule | None,
+        name: str,
+        readonly: bool,
+    ) -> PaperBroker:
         journal_seq = 0
         if state_path.exists():
             try:
@@ -121,7 +175,8 @@ class PaperBroker:
         engine.market.add_symbols(symbols)
         broker = cls(engine, clock, name, state_path=state_path)
         broker.journal_seq = journal_seq
-        if fresh:  # a journal without its snapshot belongs to a venue that was reset: drop it
+        broker.readonly = readonly
+        if fresh and not readonly:  # a journal without its snapshot is a reset venue's: drop it
             broker.save()
         return broker
 
@@ -131,6 +186,8 @@ class PaperBroker:
         target = Path(path) if path is not None else self.state_path
         if target is None:
             raise ValueError("no state path: pass one or open the broker with PaperBroker.open")
+        if self.readonly and target == self.state_path:
+            raise ValueError("a read-only paper venue is never saved over its owner's")
         self._sync()
         state = self.engine.to_state()
         state["journal_seq"] = self.journal_seq
@@ -146,10 +203,15 @@ class PaperBroker:
         return target
 
     def close(self) -> None:
-        """Release the journal (every entry is already on its way to disk)."""
+        """Release the journal (every entry is already on its way to disk), then the lock. The
+        broker still answers reads from memory afterwards, but changes nothing any more."""
+        self.readonly = True
         if self._journal_fd is not None:
             os.close(self._journal_fd)
             self._journal_fd = None
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
 
     def _sync(self) -> None:
         self.engine.advance_to(self.clock.now())
@@ -159,8 +221,8 @@ class PaperBroker:
         """Make the engine's changes durable before the call that made them returns: one
         journal line, appended with a single write (a kill leaves it whole or absent)."""
         entry = self.engine.journal_entry()
-        if entry is None or self.state_path is None:
-            return
+        if entry is None or self.state_path is None or self.readonly:
+            return  # read-only: changes (market matching in memory) are the owner's to make
         self.journal_seq += 1
         entry["seq"] = self.journal_seq
         line = (json.dumps(to_jsonable(entry), separators=(",", ":")) + "\n").encode("utf-8")
@@ -219,7 +281,16 @@ class PaperBroker:
         self._sync()
         return self.engine.preview_order(request)
 
+    def _refuse_if_readonly(self, what: str) -> None:
+        if self.readonly:
+            raise BrokerError(
+                f"{what}: the paper venue is open read-only (the bot owns it); stop the bot "
+                "or place orders through it",
+                kind=ErrorKind.REJECTED,
+            )
+
     def submit_order(self, request: OrderRequest) -> Order:
+        self._refuse_if_readonly("submit_order")
         self._sync()
         try:
             return self.engine.submit_order(request)
@@ -240,6 +311,7 @@ class PaperBroker:
         base_size: Decimal | None = None,
         preview_id: str | None = None,
     ) -> Order:
+        self._refuse_if_readonly("edit_order")
         self._sync()
         try:
             return self.engine.edit_order(
@@ -250,6 +322,7 @@ class PaperBroker:
 
     def cancel_orders(self, order_ids: Sequence[str]) -> dict[str, bool]:
         """Cancel each order; maps order id -> whether the cancel succeeded."""
+        self._refuse_if_readonly("cancel_orders")
         self._sync()
         try:
             return self.engine.cancel_orders(order_ids)
@@ -284,6 +357,29 @@ class PaperBroker:
         if symbol is not None:
             symbol = self.engine.product(symbol).symbol
         return self.engine.list_fills(symbol, order_id=order_id, since=since)
+
+
+def _take_lock(state_path: Path) -> int:
+    """Own the venue at ``state_path``: an exclusive lock on its lock file, held (by the open
+    descriptor) until ``close`` or the process's death. DataError naming the owner if taken."""
+    path = lock_path(state_path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, PRIVATE)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        owner = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "?"
+        os.close(fd)
+        raise DataError(
+            f"{state_path}: the paper venue is in use by process {owner} (the bot?); one owner "
+            "at a time: stop it first, or use a read-only command"
+        ) from None
+    except BaseException:
+        os.close(fd)
+        raise
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, str(os.getpid()).encode("ascii"), 0)
+    return fd
 
 
 def _replay_journal(engine: MatchingEngine, path: Path, state: Mapping[str, object]) -> int:

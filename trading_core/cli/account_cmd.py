@@ -40,8 +40,9 @@ def add_common(parser: argparse.ArgumentParser, *, json_flag: bool = True) -> No
 
 @contextmanager
 def broker_session(args: argparse.Namespace, *, save: bool = False) -> Iterator[tuple[Any, Any]]:
-    """(settings, broker) for the command's profile. ``save``: write the paper exchange back
-    when the command finished without an error."""
+    """(settings, broker) for the command's profile. ``save``: the command changes the venue
+    (the paper venue is then owned for the command's duration and saved after it); otherwise
+    it is opened read-only, safe beside a running bot."""
     from ..brokers.factory import open_broker
     from ..config import load_settings
     from ..telemetry.logging_setup import setup_logging
@@ -51,7 +52,7 @@ def broker_session(args: argparse.Namespace, *, save: bool = False) -> Iterator[
         cli["data_dir"] = args.data_dir
     settings = load_settings(args.profile, cli=cli, cli_flags={"data_dir": "--data-dir"})
     setup_logging(settings.log_path, level=settings.log_level, console=True, console_level="ERROR")
-    broker, _clock = open_broker(settings, streaming=False)
+    broker, _clock = open_broker(settings, streaming=False, readonly=not save)
     try:
         yield settings, broker
         if save:

@@ -38,7 +38,8 @@ def run_preflight(
         def open_broker() -> Broker:
             from ..brokers.factory import open_broker as factory
 
-            return factory(settings, streaming=False)[0]  # one-shot: no WebSocket feed
+            # one-shot: no WebSocket feed; the paper venue read-only (the bot may be running)
+            return factory(settings, streaming=False, readonly=True)[0]
 
     ctx = PreflightContext(
         settings=settings,
