@@ -276,6 +276,7 @@ class Bot:
             symbols=list(self.settings.symbols),
         )
         self._last_reconcile = time.monotonic()
+        self.metrics.observe_reconcile(breach=None if report is None else not report.ok, now=now)
         if report is None:
             log.error("reconciliation could not read the venue: no orders until it does")
             return False

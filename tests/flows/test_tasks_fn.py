@@ -27,8 +27,28 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def test_sweep_without_a_store_says_the_bot_never_ran(env: Path) -> None:
     result = sweep.fn("dev")
-    assert [r["name"] for r in result["results"]] == ["bot_offline"]
-    assert result["results"][0]["level"] == "warning"
+    assert [r["name"] for r in result["results"]] == ["bot_offline", "reconciliation"]
+    assert [r["level"] for r in result["results"]] == ["warning", "ok"]
+
+
+def test_sweep_pages_a_reconciliation_breach_until_it_is_cleared(env: Path) -> None:
+    store = EventStore(env / "data" / "dev" / "events.db")
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    breach = "BTC-USD: the venue holds 0 but the bot's fills add up to 0.5"
+    store.append_event(
+        "reconcile", ts=now, severity="critical", payload={"breaches": [breach], "sev": "SEV-1"}
+    )
+    latch = {"on": True, "set_by": "reconcile", "reason": breach, "set_at": "2026-01-01T00:00:00Z"}
+    store.set_state("modes", {"reduce_only": latch}, now)
+    store.commit()
+    found = {r["name"]: r for r in sweep.fn("dev")["results"]}["reconciliation"]
+    assert (found["level"], found["severity"]) == ("critical", "SEV-1")
+    assert breach in found["reason"] and "until an operator clears it" in found["reason"]
+    store.set_state("modes", {"reduce_only": {**latch, "on": False, "set_by": "cli"}}, now)
+    store.commit()
+    store.close()
+    cleared = {r["name"]: r for r in sweep.fn("dev")["results"]}["reconciliation"]
+    assert cleared["level"] == "ok"
 
 
 def test_sweep_finds_an_offline_bot_and_a_daily_loss(env: Path) -> None:

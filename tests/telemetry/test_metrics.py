@@ -166,6 +166,7 @@ def test_every_declared_metric_appears_once_a_full_report_is_seen(metrics: BotMe
         feeds={"ticker": FeedStatus(True, NOW)},
     )
     metrics.observe_cycle(full, now=NOW, broker_stats=stats, open_orders=0)
+    metrics.observe_reconcile(breach=False, now=NOW)
     exported = names(parse(metrics.render()))
     for spec in METRICS:
         if spec.kind == "histogram":
@@ -454,3 +455,27 @@ def test_write_snapshot_is_atomic_and_throttled(metrics: BotMetrics, tmp_path: P
     assert not metrics.write_snapshot(path, min_interval_s=3600, written_at=2000.0)
     assert read_snapshot(path).written_at == 1000.0
     assert [p.name for p in path.parent.iterdir()] == ["metrics.prom"]  # no temp files left
+
+
+def test_reconciliations_are_counted_and_a_breach_stands_until_the_next_good_one(
+    metrics: BotMetrics,
+) -> None:
+    def sample(name: str) -> dict[tuple[tuple[str, str], ...], float]:
+        return {
+            tuple(sorted(labels)): v
+            for (n, labels), v in parse(metrics.render()).items()
+            if n == name
+        }
+
+    assert sample("perps_bot_reconciliation_breach") == {}  # not judged yet: no sample
+    metrics.observe_reconcile(breach=True, now=NOW)
+    metrics.observe_reconcile(breach=None, now=NOW)  # unreadable: the breach stands
+    assert sample("perps_bot_reconciliation_breach") == {(): 1.0}
+    metrics.observe_reconcile(breach=False, now=NOW)
+    assert sample("perps_bot_reconciliation_breach") == {(): 0.0}
+    assert sample("perps_bot_reconciliations_total") == {
+        (("result", "ok"),): 1.0,
+        (("result", "breach"),): 1.0,
+        (("result", "unreadable"),): 1.0,
+    }
+    assert sample("perps_bot_last_reconciliation_timestamp_seconds") == {(): NOW.timestamp()}

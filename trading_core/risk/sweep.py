@@ -2,7 +2,8 @@
 
 Runs every minute (the guard-sweep flow) on the store (read-only), health.json and the last
 cycle's figures, with the same guard classes the loop uses, plus ``bot_offline``: a bot that says
-it is running but has not written health.json for a while (SEV-1)."""
+it is running but has not written health.json for a while (SEV-1), and ``reconciliation``: the
+last reconciliation found a breach and its reduce-only latch has not been cleared (SEV-1)."""
 
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ class SweepResult:
 def sweep_guards(
     settings: Settings, store: Any, health: dict[str, Any] | None, now: datetime
 ) -> SweepResult:
-    results: list[GuardResult] = [_bot_offline(settings, health, now)]
+    results: list[GuardResult] = [_bot_offline(settings, health, now), _reconciliation(store)]
     last = store.last_event("cycle")
     if last is None or not isinstance(last.payload, dict):
         return SweepResult(results, None, None)
@@ -116,6 +117,58 @@ def _bot_offline(settings: Settings, health: dict[str, Any] | None, now: datetim
         GuardAction.NONE,
         f"health.json {age:.0f}s old",
         Severity.SEV3,
+    )
+
+
+def _reconciliation(store: Any) -> GuardResult:
+    """Critical while the last reconciliation's breach stands (its reduce-only latch is on);
+    an operator clearing the latch acknowledges it (the next reconciliation judges afresh)."""
+    last = store.last_event("reconcile")
+    payload = last.payload if last is not None and isinstance(last.payload, dict) else None
+    if last is None or payload is None:
+        return GuardResult(
+            "reconciliation",
+            GuardLevel.OK,
+            None,
+            None,
+            Decimal(1),
+            GuardAction.NONE,
+            "no reconciliation yet",
+        )
+    breaches = [str(b) for b in payload.get("breaches") or []]
+    latch = (store.get_state("modes") or {}).get("reduce_only") or {}
+    if breaches and latch.get("on") and latch.get("set_by") == "reconcile":
+        return GuardResult(
+            "reconciliation",
+            GuardLevel.CRITICAL,
+            Decimal(len(breaches)),
+            None,
+            Decimal(1),
+            GuardAction.REDUCE_ONLY,
+            f"reconciliation breach at {last.ts:%Y-%m-%d %H:%M:%S}Z: {breaches[0]}; "
+            "reduce-only until an operator clears it",
+            Severity.SEV1,
+        )
+    unexplained = payload.get("cash_unexplained") or {}
+    if unexplained:
+        moved = ", ".join(f"{c} {v}" for c, v in sorted(unexplained.items()))
+        return GuardResult(
+            "reconciliation",
+            GuardLevel.WARNING,
+            Decimal(0),
+            None,
+            Decimal(1),
+            GuardAction.WARN,
+            f"cash moved outside the bot's fills: {moved}",
+        )
+    return GuardResult(
+        "reconciliation",
+        GuardLevel.OK,
+        Decimal(0),
+        None,
+        Decimal(1),
+        GuardAction.NONE,
+        f"last reconciliation ok at {last.ts:%Y-%m-%d %H:%M:%S}Z",
     )
 
 

@@ -153,6 +153,14 @@ METRICS: tuple[MetricSpec, ...] = (
         "level",
     ),
     _g("mode_active", "1 while a protective mode is on: kill_switch, reduce_only, halted.", "mode"),
+    _g(
+        "reconciliation_breach",
+        "1 while the last reconciliation with the venue found a breach (SEV-1), else 0.",
+    ),
+    _g(
+        "last_reconciliation_timestamp_seconds",
+        "Time (bot clock) of the last reconciliation that read the venue, as a Unix timestamp.",
+    ),
     # --- venue API and streaming feeds (brokers with stats()) ------------------------------
     _g("api_rate_limit_remaining", "Requests left in the venue's current rate-limit window."),
     _g("websocket_connected", "1 while the streaming feed is connected, else 0.", "feed"),
@@ -173,6 +181,11 @@ METRICS: tuple[MetricSpec, ...] = (
         "reason",
     ),
     _c("fills_total", "Fills recorded in the bot's books."),
+    _c(
+        "reconciliations_total",
+        "Reconciliations of the store with the venue, by result: ok, breach, unreadable.",
+        "result",
+    ),
     _c("signals_total", "Strategy signals acted on, by action (buy, sell).", "action"),
     _c("api_requests_total", "Venue API requests by endpoint and status.", "endpoint", "status"),
     _c("websocket_reconnects_total", "Streaming feed reconnects.", "feed"),
@@ -271,6 +284,9 @@ class MetricsView:
     open_orders: int | None = None
     quote_times: dict[str, float] = field(default_factory=dict)
     broker_stats: BrokerStats | None = None
+    reconciliations: dict[str, int] = field(default_factory=dict)
+    reconcile_breach: bool | None = None  # None: no reconciliation has read the venue yet
+    reconcile_ts: float | None = None
 
 
 class BotMetrics:
@@ -313,6 +329,9 @@ class BotMetrics:
         self._quote_ages: dict[str, float] = {}  # the last cycle's quote ages
         self._quote_ts = 0.0
         self._broker_stats: BrokerStats | None = None
+        self._reconciliations = {"ok": 0, "breach": 0, "unreadable": 0}
+        self._reconcile_breach: bool | None = None
+        self._reconcile_ts: float | None = None
         self._process_metrics = process_metrics
         self._registry: Any = None
         self._server: Any = None
@@ -402,6 +421,17 @@ class BotMetrics:
                 self._open_orders = open_orders
             self._broker_stats = broker_stats
 
+    def observe_reconcile(self, *, breach: bool | None, now: datetime) -> None:
+        """One reconciliation: ``breach`` True/False when it read the venue, None when it could
+        not (unreadable: the previous verdict stands)."""
+        with self._lock:
+            if breach is None:
+                self._reconciliations["unreadable"] += 1
+                return
+            self._reconciliations["breach" if breach else "ok"] += 1
+            self._reconcile_breach = breach
+            self._reconcile_ts = now.timestamp()
+
     def observe_crash(self) -> None:
         """A cycle that raised instead of returning a report."""
         with self._lock:
@@ -457,6 +487,9 @@ class BotMetrics:
                 open_orders=self._open_orders,
                 quote_times=self._current_quote_times(),
                 broker_stats=self._broker_stats,
+                reconciliations=dict(self._reconciliations),
+                reconcile_breach=self._reconcile_breach,
+                reconcile_ts=self._reconcile_ts,
             )
 
     # ------------------------------------------------------------------ exposition

@@ -110,6 +110,11 @@ def families(view: MetricsView) -> Iterator[Metric]:
         fam.add("orders_total", n, outcome, reason)
     for action, n in sorted(view.signals.items()):
         fam.add("signals_total", n, action)
+    for result, n in view.reconciliations.items():
+        fam.add("reconciliations_total", n, result)
+    if view.reconcile_breach is not None and view.reconcile_ts is not None:
+        fam.add("reconciliation_breach", 1.0 if view.reconcile_breach else 0.0)
+        fam.add("last_reconciliation_timestamp_seconds", view.reconcile_ts)
     hist = fam["cycle_duration_seconds"]
     assert isinstance(hist, HistogramMetricFamily)
     cumulative, buckets = 0, []
