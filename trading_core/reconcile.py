@@ -9,9 +9,11 @@ Run at every start (and periodically by the runner). Stated invariants, each che
 - for every symbol the bot has fills in, the venue holds at least what the fills add up to
   (position = sum of fills; more on the venue is outside holdings, reported, not a breach);
 - cash is consistent: the venue's quote balance moved by what the bot's fills say (notional and
-  fees) since the last reconciliation. Cash moved otherwise (a deposit, a withdrawal, a trade
-  outside the bot's symbols) is reported as unexplained, with a warning, and becomes the new
-  baseline: on a spot account that is an operator's business, not proof of a bot fault.
+  fees) since the last reconciliation. On a venue where money can move otherwise (a deposit, a
+  withdrawal, a trade outside the bot's symbols: Coinbase, whose broker says so with
+  ``cash_moves_outside = True``) a difference is reported as unexplained, with a warning, and
+  becomes the new baseline; that is an operator's business, not proof of a bot fault. On a venue
+  where nothing else moves money (the paper venue) it is a breach.
 A breach is a SEV-1 event and latches reduce-only until an operator clears it."""
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from decimal import Decimal
 from typing import Any
 
 from .brokers.base import Broker
-from .domain import OrderEvent, OrderSide, OrderStatus
+from .domain import Balance, Fill, OrderEvent, OrderSide, OrderStatus
 from .domain.money import ZERO, fmt
 from .errors import BrokerError
 from .risk.modes import ModeController
@@ -115,9 +117,7 @@ def reconcile(
 
     stored_fills = store.list_fills()
     since = stored_fills[-1].time - FILL_LOOKBACK if stored_fills else None
-    for fill in broker.list_fills(since=since):
-        if store.record_fill(fill):
-            report.fills_applied += 1
+    balances = _fills_and_balances(store, broker, report, since)
 
     books = store.positions()
     venue_positions = {p.symbol: p.quantity for p in broker.list_positions()}
@@ -134,7 +134,8 @@ def reconcile(
         if symbol not in books and held != ZERO and symbol in symbols:
             report.outside_holdings[symbol] = held
 
-    _check_cash(store, broker, report, now=now, symbols=symbols)
+    if balances is not None:
+        _check_cash(store, broker, report, balances, now=now, symbols=symbols)
 
     severity = "critical" if report.breaches else "warning" if report.cash_unexplained else "info"
     store.append_event(
@@ -174,10 +175,34 @@ def reconcile(
     return report
 
 
+def _fills_and_balances(
+    store: EventStore, broker: Broker, report: ReconcileReport, since: datetime | None
+) -> list[Balance] | None:
+    """Apply the venue's fills the store lacks, and read balances consistent with them: the
+    fills are read again after the balances, and the pair read anew if one landed in between.
+    None when the venue kept filling through three tries (the cash check waits a pass)."""
+
+    def apply(fills: list[Fill]) -> set[str]:
+        for fill in fills:
+            if store.record_fill(fill):
+                report.fills_applied += 1
+        return {f.fill_id for f in fills}
+
+    seen: set[str] = apply(broker.list_fills(since=since))
+    for _ in range(3):
+        balances = broker.list_balances()
+        again = apply(broker.list_fills(since=since))
+        if again <= seen:
+            return balances
+        seen |= again
+    return None
+
+
 def _check_cash(
     store: EventStore,
     broker: Broker,
     report: ReconcileReport,
+    balances: list[Balance],
     *,
     now: datetime,
     symbols: list[str],
@@ -197,7 +222,7 @@ def _check_cash(
                 notional - fill.fee if fill.side is OrderSide.SELL else -notional - fill.fee
             )
     cash = dict.fromkeys(currencies, ZERO)
-    for balance in broker.list_balances():
+    for balance in balances:
         if balance.currency in cash:
             cash[balance.currency] += balance.total
     saved = store.get_state(CASH_STATE) or {}
@@ -210,8 +235,14 @@ def _check_cash(
         except (KeyError, TypeError, ArithmeticError):
             continue  # an unreadable baseline: start a new one
         drift = cash[currency] - expected
-        if abs(drift) > CASH_TOLERANCE:
-            report.cash_unexplained[currency] = drift
+        if abs(drift) <= CASH_TOLERANCE:
+            continue
+        report.cash_unexplained[currency] = drift
+        if not getattr(broker, "cash_moves_outside", True):
+            report.breaches.append(
+                f"{currency}: cash moved by {fmt(drift)} that no fill explains, on a venue where "
+                "only the bot's fills move it"
+            )
     store.set_state(
         CASH_STATE,
         {c: {"cash": cash[c], "flows": flows[c]} for c in currencies},

@@ -174,7 +174,11 @@ def test_no_order_before_reconciliation_passes(tmp_path: Path, monkeypatch: Any)
     assert summary.blocked > 0  # the strategy wanted to trade all along
 
 
-def test_cash_moved_outside_the_fills_is_reported_once_not_a_breach(tmp_path: Path) -> None:
+def test_cash_moved_outside_the_fills_is_reported_once_not_a_breach(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    # a venue where deposits happen (Coinbase says so; the paper venue, made to say so here)
+    monkeypatch.setattr(PaperBroker, "cash_moves_outside", True)
     settings = settings_for(tmp_path)
     run(settings, cycles=3)
     assert reconcile_events(settings)[-1].payload["cash_unexplained"] == {}
@@ -197,3 +201,25 @@ def test_cash_moved_outside_the_fills_is_reported_once_not_a_breach(tmp_path: Pa
         store.close()
     run(settings)  # the deposit is the new baseline
     assert reconcile_events(settings)[-1].payload["cash_unexplained"] == {}
+
+
+def test_cash_no_fill_explains_on_the_paper_venue_is_a_breach(tmp_path: Path) -> None:
+    settings = settings_for(tmp_path)
+    run(settings, cycles=3)
+    broker, _ = venue(settings)
+    broker.engine.accounts.debit("USD", Decimal("12.34"))  # money vanished: a venue bug
+    broker.save()
+    broker.close()
+    run(settings)
+    event = reconcile_events(settings)[-1]
+    assert event.severity == "critical" and event.payload["sev"] == "SEV-1"
+    assert event.payload["breaches"] == [
+        "USD: cash moved by -12.34 that no fill explains, on a venue where only the bot's fills "
+        "move it"
+    ]
+    store = EventStore.open_readonly(settings.store_path)
+    try:
+        latch = (store.get_state("modes") or {}).get("reduce_only") or {}
+        assert latch.get("on") and latch.get("set_by") == "reconcile"
+    finally:
+        store.close()

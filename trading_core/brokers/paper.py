@@ -63,6 +63,8 @@ def lock_path(state_path: Path) -> Path:
 class PaperBroker:
     """A Broker backed by a ``MatchingEngine``; ``state_path`` is where ``save`` writes."""
 
+    cash_moves_outside = False  # only orders move money here: reconciliation's cash check is strict
+
     def __init__(
         self,
         engine: MatchingEngine,

@@ -73,6 +73,7 @@ class CoinbaseBroker:
     trades (spot positions are their base-currency holdings; REST quotes fetch them at once)."""
 
     name = "coinbase"
+    cash_moves_outside = True  # deposits, withdrawals, trades by hand: cash drift is a warning
 
     def __init__(
         self,
