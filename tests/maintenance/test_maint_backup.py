@@ -187,3 +187,24 @@ def test_cli_create_uses_backup_dir(
     doc = json.loads(capsys.readouterr().out)
     assert Path(doc["path"]).parent == tmp_path / "elsewhere"
     assert os.path.isfile(Path(doc["path"]) / MANIFEST)
+
+
+def test_a_live_backup_copies_the_store_then_the_journal_then_the_snapshot(
+    tmp_path: Path,
+) -> None:
+    """Each copy at least as new as the one before: the venue is never behind the store, and
+    the journal holds whatever its (later-copied) snapshot lacks. The lock stays behind."""
+    from trading_core.maintenance.backup import _tree
+
+    profile = tmp_path / "data" / "dev"
+    profile.mkdir(parents=True)
+    for name in ("paper_exchange.json", "paper_exchange.lock", "health.json"):
+        (profile / name).write_text("{}")
+    (profile / "paper_exchange.journal").write_text("")
+    EventStore(profile / "events.db").close()
+    assert [p.name for p in _tree(tmp_path / "data")] == [
+        "events.db",
+        "paper_exchange.journal",
+        "health.json",
+        "paper_exchange.json",
+    ]

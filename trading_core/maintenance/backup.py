@@ -43,7 +43,7 @@ FORMAT = 1
 STAMP = "%Y%m%dT%H%M%SZ"
 SQLITE_HEADER = b"SQLite format 3\x00"
 #: SQLite companions and temporary files never copied (the online backup covers the WAL).
-SKIP_SUFFIXES = ("-wal", "-shm", "-journal", ".partial", ".tmp")
+SKIP_SUFFIXES = ("-wal", "-shm", "-journal", ".partial", ".tmp", ".lock")
 #: A health.json younger than this from a process that did not say running=false means running.
 FRESH_HEALTH_S = 120.0
 
@@ -149,9 +149,19 @@ def _skip(path: Path) -> bool:
 
 
 def _tree(root: Path) -> list[Path]:
+    """The files to copy, in an order that keeps a live backup consistent: per directory the
+    event store first, then the paper venue's journal, then the rest (its snapshot). Each later
+    copy is at least as new as the earlier ones, so the venue is never behind the store (the
+    restored bot's reconciliation applies what the venue has in addition), and the journal
+    copied before its snapshot holds every entry the snapshot lacks (replay skips the rest)."""
     if not root.is_dir():
         return []
-    return sorted(p for p in root.rglob("*") if p.is_file() and not _skip(p))
+
+    def order(path: Path) -> tuple[str, int, str]:
+        rank = 0 if path.suffix == ".db" else 1 if path.suffix == ".journal" else 2
+        return (path.parent.as_posix(), rank, path.name)
+
+    return sorted((p for p in root.rglob("*") if p.is_file() and not _skip(p)), key=order)
 
 
 def _plan(sources: BackupSources) -> list[tuple[Path, str]]:
