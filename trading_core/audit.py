@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from .brokers.base import Broker
-from .domain import OrderSide, OrderStatus
+from .domain import OrderStatus
 from .domain.money import ZERO, fmt
 from .store.event_store import EventStore
 
@@ -122,10 +122,7 @@ def audit(
             )
 
     if starting_cash is not None:
-        flows = ZERO
-        for fill in stored_fills.values():
-            notional = fill.price * fill.size
-            flows += -notional - fill.fee if fill.side is OrderSide.BUY else notional - fill.fee
+        flows = sum((fill.cash_flow for fill in stored_fills.values()), ZERO)
         cash = sum((b.total for b in broker.list_balances() if b.currency == quote_currency), ZERO)
         expected = starting_cash + flows
         if abs(cash - expected) > CASH_TOLERANCE:

@@ -26,7 +26,7 @@ from decimal import Decimal
 from typing import Any
 
 from .brokers.base import Broker
-from .domain import Balance, Fill, OrderEvent, OrderSide, OrderStatus
+from .domain import Balance, Fill, OrderEvent, OrderStatus
 from .domain.money import ZERO, fmt
 from .errors import BrokerError
 from .risk.modes import ModeController
@@ -36,6 +36,7 @@ log = logging.getLogger("trading_core.reconcile")
 FILL_LOOKBACK = timedelta(days=2)  # how far behind the last stored fill to ask for missed ones
 CASH_STATE = "reconcile_cash"  # the baseline: venue cash and the fills' cash flow at that time
 CASH_TOLERANCE = Decimal("0.01")
+SET_BY = "reconcile"  # who set the reduce-only latch of a breach (the guard sweep looks for it)
 
 
 @dataclass(slots=True)
@@ -158,7 +159,7 @@ def reconcile(
             "reduce_only",
             True,
             now=now,
-            set_by="reconcile",
+            set_by=SET_BY,
             reason="reconciliation breach: " + report.breaches[0],
         )
         log.critical(
@@ -217,10 +218,7 @@ def _check_cash(
     for fill in store.list_fills():
         currency = fill.symbol.rsplit("-", 1)[-1]
         if currency in flows:
-            notional = fill.price * fill.size
-            flows[currency] += (
-                notional - fill.fee if fill.side is OrderSide.SELL else -notional - fill.fee
-            )
+            flows[currency] += fill.cash_flow
     cash = dict.fromkeys(currencies, ZERO)
     for balance in balances:
         if balance.currency in cash:

@@ -33,6 +33,13 @@ class Fill:
     def notional(self) -> Decimal:
         return self.price * self.size
 
+    @property
+    def cash_flow(self) -> Decimal:
+        """What the fill moved in the quote currency: a sell receives its notional less the fee,
+        a buy pays both (negative)."""
+        notional = self.notional
+        return notional - self.fee if self.side is OrderSide.SELL else -notional - self.fee
+
 
 @dataclass(frozen=True, slots=True)
 class Balance:

@@ -15,9 +15,11 @@ from typing import Any
 from ..clock import parse_utc
 from ..config.settings import Settings
 from ..domain.money import ZERO
+from ..reconcile import SET_BY
 from .guards.base import GuardAction, GuardLevel, GuardResult, Severity
 from .guards.inputs import GuardInputs
 from .guards.runtime import default_guards
+from .modes import MODES_KEY
 
 OFFLINE_AFTER_S = 120.0  # plus three cycle intervals
 
@@ -136,8 +138,8 @@ def _reconciliation(store: Any) -> GuardResult:
             "no reconciliation yet",
         )
     breaches = [str(b) for b in payload.get("breaches") or []]
-    latch = (store.get_state("modes") or {}).get("reduce_only") or {}
-    if breaches and latch.get("on") and latch.get("set_by") == "reconcile":
+    latch = (store.get_state(MODES_KEY) or {}).get("reduce_only") or {}
+    if breaches and latch.get("on") and latch.get("set_by") == SET_BY:
         return GuardResult(
             "reconciliation",
             GuardLevel.CRITICAL,
