@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from trading_core.config import load_settings
 from trading_core.config.settings import Settings
+from trading_core.sim.admin_client import admin_request
 from trading_core.sim.server import SimServer, SimVenue
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,15 +36,7 @@ class Sim:
         return self.server.ws_url
 
     def admin(self, method: str, path: str, body: Any = None) -> Any:
-        data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(
-            self.base_url + path,
-            data=data,
-            method=method,
-            headers={"Content-Type": "application/json"},
-        )
-        with urllib.request.urlopen(request, timeout=5) as response:
-            return json.loads(response.read())
+        return admin_request(self.base_url, method, path, body)
 
     def fault(self, **rule: Any) -> None:
         self.admin("POST", "/sim/faults", rule)

@@ -153,18 +153,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def _admin(url: str, method: str, path: str, body: Any = None) -> Any:
     import urllib.error
-    import urllib.request
 
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(
-        url.rstrip("/") + path,
-        data=data,
-        method=method,
-        headers={"Content-Type": "application/json"},
-    )
+    from ..sim.admin_client import admin_request
+
     try:
-        with urllib.request.urlopen(request, timeout=5) as response:
-            return json.loads(response.read() or b"null")
+        return admin_request(url, method, path, body)
     except urllib.error.HTTPError as exc:
         detail = exc.read().decode("utf-8", "replace")[:200]
         raise ConfigError(f"sim fault: the simulator said {exc.code}: {detail}") from None

@@ -41,7 +41,6 @@ import sqlite3
 import tempfile
 import threading
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -54,6 +53,7 @@ from ..config import load_settings
 from ..config.settings import Settings
 from ..store.health import read_health
 from ..telemetry import logging_setup
+from .admin_client import admin_request
 from .server import SimContext, SimServer, SimVenue
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -329,15 +329,7 @@ def campaign_env(key: tuple[str, str], server: SimServer, **extra: str) -> dict[
 
 
 def _admin(server: SimServer, method: str, path: str, body: Any = None) -> Any:
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(
-        server.base_url + path,
-        data=data,
-        method=method,
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=5) as response:
-        return json.loads(response.read())
+    return admin_request(server.base_url, method, path, body)
 
 
 def _status_counts(requests: dict[tuple[str, str], int]) -> dict[str, int]:
