@@ -114,72 +114,48 @@ class PaperBroker:
         symbols = list(symbols)
         get_scenario(scenario)  # an unknown name is a ValueError listing the choices
         lock_fd = None if readonly else _take_lock(state_path)
-        try:
-            broker = cls._open(
-                state_path,
-                symbols=symbols,
-                scenario=scenario,
-                seed=seed,
-                clock=clock,
-                starting_balances=starting_balances,
-                market_data=market_data,
-                fees=fees,
-                name=name,
-                readonly=readonly,
-            )
-        except BaseException:
+        with contextlib.ExitStack() as unlock_on_error:
             if lock_fd is not None:
-                os.close(lock_fd)
-            raise
-        broker._lock_fd = lock_fd
-        return broker
-
-    @classmethod
-    def _open(
-        cls,
-        state_path: Path,
-        *,
-        symbols: list[str],
-        scenario: str,
-        seed: int,
-        clock: Clock,
-        starting_balances: Mapping[str, Decimal | int | str] | None,
-        market_data: Path | None,
-        fees: FeeSchedule | None,
-        name: str,
-        readonly: bool,
-    ) -> PaperBroker:
-        journal_seq = 0
-        if state_path.exists():
-            try:
-                state = json.loads(state_path.read_text(encoding="utf-8"))
-            except (OSError, ValueError) as exc:
-                raise DataError(f"{state_path}: cannot read paper state: {exc}") from None
-            saved_market = state.get("market") if isinstance(state, dict) else None
-            kind = saved_market.get("kind") if isinstance(saved_market, dict) else None
-            if kind == "sim" and market_data is not None:
-                raise DataError(f"{state_path}: holds a simulated market, not a replay")
-            try:
-                engine = MatchingEngine.from_state(
-                    state, scenario=scenario, now=clock.now(), market_data=market_data, fees=fees
-                )
-            except (AttributeError, KeyError, TypeError, ValueError, ArithmeticError) as exc:
-                raise DataError(f"{state_path}: cannot restore paper state: {exc!r}") from None
-            journal_seq = _replay_journal(engine, journal_path(state_path), state)
-            fresh = False
-        else:
-            if market_data is not None:
-                market: SimulatedMarket | ReplayMarket = ReplayMarket(market_data, seed=seed)
+                unlock_on_error.callback(os.close, lock_fd)
+            journal_seq = 0
+            if state_path.exists():
+                try:
+                    state = json.loads(state_path.read_text(encoding="utf-8"))
+                except (OSError, ValueError) as exc:
+                    raise DataError(f"{state_path}: cannot read paper state: {exc}") from None
+                saved_market = state.get("market") if isinstance(state, dict) else None
+                kind = saved_market.get("kind") if isinstance(saved_market, dict) else None
+                if kind == "sim" and market_data is not None:
+                    raise DataError(f"{state_path}: holds a simulated market, not a replay")
+                try:
+                    engine = MatchingEngine.from_state(
+                        state,
+                        scenario=scenario,
+                        now=clock.now(),
+                        market_data=market_data,
+                        fees=fees,
+                    )
+                except (AttributeError, KeyError, TypeError, ValueError, ArithmeticError) as exc:
+                    raise DataError(f"{state_path}: cannot restore paper state: {exc!r}") from None
+                journal_seq = _replay_journal(engine, journal_path(state_path), state)
+                fresh = False
             else:
-                market = SimulatedMarket(symbols, scenario=scenario, seed=seed, start=clock.now())
-            engine = MatchingEngine(market, starting_balances=starting_balances, fees=fees)
-            fresh = True
-        engine.market.add_symbols(symbols)
-        broker = cls(engine, clock, name, state_path=state_path)
-        broker.journal_seq = journal_seq
-        broker.readonly = readonly
-        if fresh and not readonly:  # a journal without its snapshot is a reset venue's: drop it
-            broker.save()
+                if market_data is not None:
+                    market: SimulatedMarket | ReplayMarket = ReplayMarket(market_data, seed=seed)
+                else:
+                    market = SimulatedMarket(
+                        symbols, scenario=scenario, seed=seed, start=clock.now()
+                    )
+                engine = MatchingEngine(market, starting_balances=starting_balances, fees=fees)
+                fresh = True
+            engine.market.add_symbols(symbols)
+            broker = cls(engine, clock, name, state_path=state_path)
+            broker.journal_seq = journal_seq
+            broker.readonly = readonly
+            if fresh and not readonly:  # a journal without its snapshot is a reset venue's: drop it
+                broker.save()
+            unlock_on_error.pop_all()
+        broker._lock_fd = lock_fd
         return broker
 
     def save(self, path: Path | None = None) -> Path:
