@@ -409,8 +409,8 @@ def run_target(target: Target, kills: int, seed: int, workdir: Path) -> Tally:
     return tally
 
 
-def table(tallies: list[Tally]) -> str:
-    rows = [t.as_dict() for t in tallies]
+def table(rows: list[dict[str, Any]]) -> str:
+    """The campaign's table from each target's ``Tally.as_dict()`` (as ``--json`` prints it)."""
     keys = [
         ("kills", "SIGKILLs"),
         ("timed_kills", "  at a random moment"),
@@ -469,7 +469,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps({"seed": args.seed, "targets": [t.as_dict() for t in tallies]}, indent=2))
     else:
-        print(table(tallies))
+        print(table([t.as_dict() for t in tallies]))
     return 0 if all(t.ok for t in tallies) else 1
 
 
